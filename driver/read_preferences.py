@@ -215,13 +215,13 @@ class Nearest(_ServerMode):
         super().__init__(NEAREST_MODE, tag_sets, max_staleness, hedge)
 
 
-_CLASSES: tuple[type[_ServerMode], ...] = (
-    Primary,
-    PrimaryPreferred,
-    Secondary,
-    SecondaryPreferred,
-    Nearest,
-)
+# The four modes that take tag sets, indexed by mode number (primary is handled apart).
+_TAGGABLE: dict[int, type[PrimaryPreferred | Secondary | SecondaryPreferred | Nearest]] = {
+    PRIMARY_PREFERRED_MODE: PrimaryPreferred,
+    SECONDARY_MODE: Secondary,
+    SECONDARY_PREFERRED_MODE: SecondaryPreferred,
+    NEAREST_MODE: Nearest,
+}
 
 
 def make_read_preference(
@@ -242,7 +242,7 @@ def make_read_preference(
             raise ConfigurationError(
                 f"Unknown readPreference {mode!r}; use one of {', '.join(_MODE_NAMES)}"
             )
-    if not 0 <= mode < len(_CLASSES):
+    if mode != PRIMARY_MODE and mode not in _TAGGABLE:
         raise ConfigurationError(f"Unknown read preference mode {mode!r}")
     if mode == PRIMARY_MODE:
         if tag_sets not in (None, [{}]):
@@ -252,8 +252,7 @@ def make_read_preference(
                 "Read preference primary cannot be combined with maxStalenessSeconds"
             )
         return Primary()
-    cls = _CLASSES[mode]
-    return cls(tag_sets, max_staleness, hedge)  # type: ignore[call-arg]
+    return _TAGGABLE[mode](tag_sets, max_staleness, hedge)
 
 
 def read_pref_mode_from_name(name: str) -> int:
