@@ -1,0 +1,227 @@
+"""The connection handshake: client metadata, the hello/isMaster command, and checks.
+
+From the handshake spec: with a Stable API version or ``loadBalanced`` the first
+command is ``hello`` over OP_MSG; otherwise it is the legacy ``isMaster`` with
+``helloOk: true`` over OP_QUERY. It carries ``client`` (the metadata below, "MUST
+NOT exceed 512 bytes" including BSON overhead), ``compression`` (our compressor
+list), ``loadBalanced``, and for general-use connections the auth fields
+(``saslSupportedMechs``, ``speculativeAuthenticate``). Commands after the handshake
+carry none of these.
+
+The reply is checked against the wire versions this driver speaks (MongoDB 4.2+).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from driver.errors import ConfigurationError
+
+DRIVER_NAME = "Binnacle"
+MIN_SUPPORTED_WIRE_VERSION = 8
+MIN_SUPPORTED_SERVER_VERSION = "4.2"
+MAX_SUPPORTED_WIRE_VERSION = 25
+METADATA_LIMIT = 512
+APPNAME_LIMIT = 128
+
+
+def driver_version() -> str:
+    """The version of the ``driver`` package (read late: ``driver`` may still be importing)."""
+    package = sys.modules.get("driver")
+    version = getattr(package, "__version__", None)
+    return version if isinstance(version, str) else "0.0.0"
+
+
+def _platform_string() -> str:
+    implementation = platform.python_implementation()
+    version = ".".join(str(part) for part in sys.version_info[:3])
+    return f"{implementation} {version}"
+
+
+def _environment() -> dict[str, Any]:
+    # Only container facts: the FaaS fields concern serverless runtimes this desktop
+    # application does not run in.
+    container: dict[str, str] = {}
+    if os.path.exists("/.dockerenv"):
+        container["runtime"] = "docker"
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        container["orchestrator"] = "kubernetes"
+    return {"container": container} if container else {}
+
+
+def validate_appname(appname: str | None) -> None:
+    """"The client.application.name cannot exceed 128 bytes"."""
+    if appname is None:
+        return
+    if not isinstance(appname, str):
+        raise ConfigurationError(f"appname must be a string, not {type(appname).__name__}")
+    size = len(appname.encode("utf-8"))
+    if size > APPNAME_LIMIT:
+        raise ConfigurationError(
+            f"appname is {size} bytes in UTF-8; the handshake allows at most {APPNAME_LIMIT}"
+        )
+
+
+def client_metadata(
+    appname: str | None = None,
+    *,
+    encode: Callable[[Mapping[str, Any]], bytes] | None = None,
+    platform_string: str | None = None,
+    os_fields: Mapping[str, str] | None = None,
+    env: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``client`` document of the handshake, trimmed to 512 encoded bytes.
+
+    The optional arguments exist for tests (to force trimming); ``encode`` defaults to
+    the driver's BSON encoder.
+    """
+    validate_appname(appname)
+    if encode is None:
+        from driver.bson import encode as bson_encode
+
+        encode = bson_encode
+    metadata: dict[str, Any] = {}
+    if appname:
+        metadata["application"] = {"name": appname}
+    metadata["driver"] = {"name": DRIVER_NAME, "version": driver_version()}
+    metadata["os"] = dict(
+        os_fields
+        if os_fields is not None
+        else {
+            "type": platform.system() or "unknown",
+            "name": platform.system() or "unknown",
+            "architecture": platform.machine() or "unknown",
+            "version": platform.release() or "unknown",
+        }
+    )
+    metadata["platform"] = platform_string if platform_string is not None else _platform_string()
+    environment = dict(env) if env is not None else _environment()
+    if environment:
+        metadata["env"] = environment
+    return trim_metadata(metadata, encode)
+
+
+def trim_metadata(
+    metadata: dict[str, Any], encode: Callable[[Mapping[str, Any]], bytes]
+) -> dict[str, Any]:
+    """Apply the spec's trimming steps, in order, until the document fits in 512 bytes.
+
+    "1. Omit fields from env except env.name. 2. Omit fields from os except os.type.
+    3. Omit the env document entirely. 4. Truncate platform."
+    """
+
+    def fits() -> bool:
+        return len(encode(metadata)) <= METADATA_LIMIT
+
+    if fits():
+        return metadata
+    if "env" in metadata:
+        name = metadata["env"].get("name")
+        metadata["env"] = {"name": name} if name is not None else {}
+        if not metadata["env"]:
+            del metadata["env"]
+        if fits():
+            return metadata
+    metadata["os"] = {"type": metadata.get("os", {}).get("type", "unknown")}
+    if fits():
+        return metadata
+    metadata.pop("env", None)
+    if fits():
+        return metadata
+    excess = len(encode(metadata)) - METADATA_LIMIT
+    platform_text = str(metadata.get("platform", ""))
+    encoded = platform_text.encode("utf-8")
+    keep = max(0, len(encoded) - excess)
+    metadata["platform"] = encoded[:keep].decode("utf-8", "ignore")
+    if not fits():
+        raise ConfigurationError(
+            f"client metadata is {len(encode(metadata))} bytes even after trimming; "
+            f"the limit is {METADATA_LIMIT} (is the appname too long?)"
+        )
+    return metadata
+
+
+def server_api_fields(server_api: Any) -> dict[str, Any]:
+    """``apiVersion``/``apiStrict``/``apiDeprecationErrors`` for a ``ServerApi`` (or {})."""
+    if server_api is None:
+        return {}
+    fields: dict[str, Any] = {"apiVersion": str(server_api.version)}
+    strict = getattr(server_api, "strict", None)
+    if strict is not None:
+        fields["apiStrict"] = bool(strict)
+    deprecation_errors = getattr(server_api, "deprecation_errors", None)
+    if deprecation_errors is not None:
+        fields["apiDeprecationErrors"] = bool(deprecation_errors)
+    return fields
+
+
+def handshake_command(
+    *,
+    metadata: Mapping[str, Any],
+    server_api: Any = None,
+    load_balanced: bool = False,
+    compressors: Sequence[str] = (),
+    auth_fields: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The first command of a connection and whether it must go as OP_MSG ``hello``."""
+    use_hello = server_api is not None or load_balanced
+    command: dict[str, Any] = {"hello": 1} if use_hello else {"isMaster": 1, "helloOk": True}
+    command["client"] = dict(metadata)
+    if compressors:
+        command["compression"] = list(compressors)
+    if load_balanced:
+        command["loadBalanced"] = True
+    if auth_fields:
+        command.update(auth_fields)
+    return command, use_hello
+
+
+def address_text(address: tuple[str, int]) -> str:
+    """``host:port`` (``[v6]:port`` for IPv6 literals; just the path for Unix sockets)."""
+    host, port = address
+    if host.endswith(".sock"):
+        return host
+    if ":" in host:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+def wire_version_error(address: tuple[str, int], reply: Mapping[str, Any]) -> str | None:
+    """The incompatibility message for a handshake reply, or None when compatible."""
+    host = address_text(address)
+    max_wire = int(reply.get("maxWireVersion", 0) or 0)
+    min_wire = int(reply.get("minWireVersion", 0) or 0)
+    if max_wire < MIN_SUPPORTED_WIRE_VERSION:
+        return (
+            f"Server at {host} reports wire version {max_wire}, but this version of "
+            f"{DRIVER_NAME} requires at least {MIN_SUPPORTED_WIRE_VERSION} "
+            f"(MongoDB {MIN_SUPPORTED_SERVER_VERSION})."
+        )
+    if min_wire > MAX_SUPPORTED_WIRE_VERSION:
+        return (
+            f"Server at {host} requires wire version {min_wire}, but this version of "
+            f"{DRIVER_NAME} only supports up to {MAX_SUPPORTED_WIRE_VERSION}."
+        )
+    return None
+
+
+def check_wire_version(address: tuple[str, int], reply: Mapping[str, Any]) -> None:
+    """``ConfigurationError`` when the server speaks no wire version we support."""
+    message = wire_version_error(address, reply)
+    if message is not None:
+        raise ConfigurationError(message)
+
+
+def negotiated_compressor(requested: Sequence[str], reply: Mapping[str, Any]) -> str | None:
+    """The compressor to use: the first of the server's list that we asked for."""
+    offered = reply.get("compression")
+    if not isinstance(offered, list | tuple):
+        return None
+    for name in offered:
+        if isinstance(name, str) and name in requested:
+            return name
+    return None
