@@ -1,0 +1,194 @@
+"""Command dispatch: look a command up, make the checks a real server makes, run it, shape errors.
+
+Checks, in a real server's order: the command exists (``CommandNotFound``), the connection is
+authenticated when the cluster has users (``Unauthorized``), the member may serve it (writes only on
+a primary: ``NotWritablePrimary`` with the ``RetryableWriteError`` label for retryable writes; reads on
+a secondary only with secondaryOk or a non-primary read preference: ``NotPrimaryNoSecondaryOk``),
+then ``failCommand`` fail points, then the handler, then ``maxTimeMS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from typing import Any
+
+import bson
+
+from sandbox.commands import (  # noqa: F401  (importing registers the handlers)
+    admin,
+    aggregate,
+    catalog,
+    crud,
+    cursors,
+    handshake,
+    users,
+)
+from sandbox.commands.base import COMMANDS, OPEN, READ, WRITE, Context
+from sandbox.errors import (
+    COMMAND_NOT_FOUND,
+    ILLEGAL_OPERATION,
+    INTERRUPTED,
+    MAX_TIME_MS_EXPIRED,
+    NOT_PRIMARY_NO_SECONDARY_OK,
+    NOT_PRIMARY_OR_SECONDARY,
+    NOT_WRITABLE_PRIMARY,
+    RETRYABLE_WRITE_CODES,
+    UNAUTHORIZED,
+    CommandError,
+)
+from sandbox.state import ARBITER, SECONDARY, ClusterState, ConnectionState, Member
+from sandbox.wire import Request
+
+log = logging.getLogger(__name__)
+
+CLOSE_CONNECTION = object()  # a fail point asked to drop the connection
+LEGACY_COMMANDS = ("hello", "isMaster", "ismaster")
+UNSUPPORTED_OP_QUERY = 352
+OPERATION_NOT_SUPPORTED_IN_TRANSACTION = 263
+_SECRET_FIELDS = ("pwd", "payload", "speculativeAuthenticate")
+
+
+def _secondary_ok(request: Request, body: dict[str, Any]) -> bool:
+    if request.legacy_secondary_ok:
+        return True
+    pref = body.get("$readPreference")
+    return isinstance(pref, dict) and pref.get("mode", "primary") != "primary"
+
+
+def _fail_point(member: Member, conn: ConnectionState, name: str) -> dict[str, Any] | None:
+    point = member.fail_points.get("failCommand")
+    if point is None:
+        return None
+    data: dict[str, Any] = point["data"]
+    if name not in data.get("failCommands", []):
+        return None
+    app = data.get("appName")
+    if app is not None and (conn.client_metadata or {}).get("application", {}).get("name") != app:
+        return None
+    if point["remaining"] is not None:
+        point["remaining"] -= 1
+        if point["remaining"] <= 0:
+            member.fail_points.pop("failCommand", None)
+    return data
+
+
+def _check_access(ctx: Context, kind: str) -> None:
+    cluster, member, name, body = ctx.cluster, ctx.member, ctx.name, ctx.body
+    if cluster.auth_required and kind != OPEN and not ctx.conn.authenticated:
+        raise CommandError(UNAUTHORIZED, f"Command {name} requires authentication")
+    if "txnNumber" in body and cluster.kind == "standalone":
+        raise CommandError(ILLEGAL_OPERATION, "Transaction numbers are only allowed on a replica "
+                                              "set member or mongos")
+    if body.get("startTransaction") or body.get("autocommit") is False:
+        # Better a clear refusal than writes that look transactional and are not.
+        raise CommandError(OPERATION_NOT_SUPPORTED_IN_TRANSACTION,
+                           "the sandbox does not support multi-document transactions")
+    if not cluster.is_replset or kind == OPEN:
+        return
+    if member.role == ARBITER and kind in (READ, WRITE):
+        raise CommandError(NOT_PRIMARY_OR_SECONDARY, "node is not in primary or recovering state")
+    if kind == WRITE and member.role == SECONDARY:
+        labels = ("RetryableWriteError",) if "txnNumber" in body else ()
+        raise CommandError(NOT_WRITABLE_PRIMARY, "not primary", labels=labels)
+    if kind == READ and member.role == SECONDARY and name != "getMore" \
+            and not _secondary_ok(ctx.request, body):
+        raise CommandError(NOT_PRIMARY_NO_SECONDARY_OK, "not primary and secondaryOk=false")
+
+
+def _redacted(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("<redacted>" if k in _SECRET_FIELDS else v) for k, v in list(body.items())[:12]
+            if k not in ("documents", "updates", "deletes")}
+
+
+async def _run(ctx: Context, kind: str, handler: Any) -> Any:
+    started = time.monotonic()
+    point = _fail_point(ctx.member, ctx.conn, ctx.name)
+    if point is not None:
+        if point.get("blockConnection"):
+            await asyncio.sleep(float(point.get("blockTimeMS", 0)) / 1000.0)
+        if point.get("closeConnection"):
+            return CLOSE_CONNECTION
+        if "errorCode" in point:
+            raise CommandError(int(point["errorCode"]), "Failing command via 'failCommand' "
+                               "failpoint", labels=tuple(point.get("errorLabels", ())))
+    result = handler(ctx)
+    if inspect.isawaitable(result):
+        result = await result
+    max_time = ctx.body.get("maxTimeMS")
+    if isinstance(max_time, int | float) and not isinstance(max_time, bool) and max_time > 0 \
+            and (time.monotonic() - started) * 1000 > max_time:
+        raise CommandError(MAX_TIME_MS_EXPIRED, "operation exceeded time limit")
+    if point is not None and isinstance(result, dict) and "writeConcernError" in point:
+        result = dict(result, writeConcernError=point["writeConcernError"])
+    return result
+
+
+async def dispatch(cluster: ClusterState, member: Member, conn: ConnectionState,
+                   request: Request) -> Any:
+    """Run one command; returns the BSON reply body, or ``CLOSE_CONNECTION``."""
+    body = request.body
+    name = next(iter(body), "")
+    if request.legacy_namespace is not None:
+        db = request.legacy_namespace.partition(".")[0]
+    else:
+        db = body.get("$db", "")
+    ctx = Context(cluster, member, conn, db if isinstance(db, str) else "", body, request, name)
+    spec = COMMANDS.get(name)
+    try:
+        if request.legacy_namespace is not None and name not in LEGACY_COMMANDS:
+            raise CommandError(UNSUPPORTED_OP_QUERY, f"Unsupported OP_QUERY command: {name}. The "
+                               "client driver may require an upgrade.")
+        if not ctx.db:
+            raise CommandError(40571, "OP_MSG requests require a $db argument")
+        if spec is None:
+            raise CommandError(COMMAND_NOT_FOUND, f"no such command: '{name}'")
+        member.counters.opcounters[spec.counter] += 1
+        _check_access(ctx, spec.kind)
+        conn.current_op = {"opid": next(cluster.opids), "started": time.time(),
+                           "ns": f"{ctx.db}.$cmd", "command": _redacted(body)}
+        try:
+            result = await _run(ctx, spec.kind, spec.handler)
+        except asyncio.CancelledError:
+            if conn.current_op is not None and conn.current_op.get("killed"):
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                raise CommandError(INTERRUPTED, "operation was interrupted") from None
+            raise
+        finally:
+            conn.current_op = None
+    except CommandError as exc:
+        if exc.code in RETRYABLE_WRITE_CODES and "txnNumber" in body \
+                and "RetryableWriteError" not in exc.labels and spec is not None \
+                and spec.kind == WRITE:
+            exc.labels.append("RetryableWriteError")
+        return _with_cluster_time(cluster, bson.encode(exc.to_document()))
+    except Exception as exc:  # a bug or an engine limit: answer, never drop the connection
+        log.debug("command %s failed", name, exc_info=True)
+        code = getattr(exc, "code", None)
+        return bson.encode(CommandError(code if isinstance(code, int) else 1,
+                                        f"{type(exc).__name__}: {exc}").to_document())
+    if result is CLOSE_CONNECTION:
+        return result
+    try:
+        encoded = result if isinstance(result, bytes) else bson.encode(result)
+    except Exception as exc:
+        return bson.encode(CommandError(1, f"reply could not be encoded: {exc}").to_document())
+    return _with_cluster_time(cluster, encoded)
+
+
+_ZERO_SIGNATURE = {"hash": bson.Binary(b"\x00" * 20), "keyId": bson.Int64(0)}
+
+
+def _with_cluster_time(cluster: ClusterState, reply: bytes) -> bytes:
+    """Replica-set members and routers gossip ``$clusterTime`` and report ``operationTime``."""
+    if cluster.kind == "standalone":
+        return reply
+    ts = cluster.store.history[-1].ts
+    tail = bson.encode({"$clusterTime": {"clusterTime": ts, "signature": _ZERO_SIGNATURE},
+                        "operationTime": ts})
+    body = reply[4:-1] + tail[4:-1]
+    return (len(body) + 5).to_bytes(4, "little") + body + b"\x00"

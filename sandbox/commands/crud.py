@@ -1,0 +1,294 @@
+"""CRUD commands: find, insert, update, delete, findAndModify, count, distinct.
+
+Queries run in mongomock, except an empty-filter ``find`` without sort or projection, which
+streams the collection's cached pre-encoded documents (the fast path: mongomock deep-copies every
+document it returns). Writes go through :class:`~sandbox.store.DataStore` so caches are dropped
+and replica-set optimes move. ``writeErrors`` carry the index of the failed operation; ordered
+batches stop at the first error, unordered ones go on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mongomock
+from bson import Int64
+
+from sandbox.commands.aggregate import run_find, run_view_pipeline, sort_spec, view_of
+from sandbox.commands.base import READ, WRITE, Context, command, ok
+from sandbox.commands.cursors import batch_size_of, cursor_reply
+from sandbox.errors import (
+    BAD_VALUE,
+    BSON_OBJECT_TOO_LARGE,
+    COMMAND_NOT_SUPPORTED_ON_VIEW,
+    CommandError,
+    type_mismatch,
+)
+from sandbox.wire import MAX_BSON_SIZE
+
+FAILED_TO_PARSE = 9
+
+
+def _is_natural(spec: dict[str, Any]) -> bool:
+    return not spec or spec == {"$natural": 1}
+
+
+def _check_view_write(ctx: Context, name: str) -> None:
+    if view_of(ctx, name) is not None:
+        raise CommandError(COMMAND_NOT_SUPPORTED_ON_VIEW,
+                           f"Namespace {ctx.db}.{name} is a view, not a collection")
+
+
+@command("find", kind=READ, counter="query")
+def find(ctx: Context) -> bytes:
+    name = ctx.collection_name()
+    namespace = f"{ctx.db}.{name}"
+    flt = ctx.get_doc("filter")
+    projection = ctx.get_doc("projection")
+    sort = ctx.get_doc("sort")
+    skip = ctx.get_int("skip")
+    limit = ctx.get_int("limit")
+    if skip < 0:
+        raise CommandError(BAD_VALUE, f"Skip value must be non-negative, but received: {skip}")
+    single_batch = ctx.get_bool("singleBatch")
+    if limit < 0:  # legacy negative limit: one batch of at most -limit documents
+        limit, single_batch = -limit, True
+    batch_size = batch_size_of(ctx)
+    view = view_of(ctx, name)
+    if view is not None:
+        pipeline: list[dict[str, Any]] = []
+        if flt:
+            pipeline.append({"$match": flt})
+        if sort:
+            pipeline.append({"$sort": sort})
+        if skip:
+            pipeline.append({"$skip": skip})
+        if limit:
+            pipeline.append({"$limit": limit})
+        if projection:
+            pipeline.append({"$project": projection})
+        docs = run_view_pipeline(ctx, view, pipeline)
+        return cursor_reply(ctx, namespace, docs, encoded=False, batch_size=batch_size,
+                            single_batch=single_batch)
+    if not ctx.store.exists(ctx.db, name):
+        return cursor_reply(ctx, namespace, [], encoded=True)
+    if not flt and not projection and _is_natural(sort):
+        encoded = ctx.store.encoded_documents(ctx.db, name)
+        return cursor_reply(ctx, namespace, encoded, encoded=True, batch_size=batch_size,
+                            single_batch=single_batch, limit=limit, start=skip)
+    try:
+        docs = run_find(ctx.store.collection(ctx.db, name), flt, projection, sort, skip, limit)
+    except Exception as exc:  # mongomock's errors become the server's error shape
+        raise _translate(ctx, name, exc, None) from None
+    return cursor_reply(ctx, namespace, docs, encoded=False, batch_size=batch_size,
+                        single_batch=single_batch, limit=limit)
+
+
+def _write_reply(n: int, errors: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    reply = ok(n=n, **extra)
+    if errors:
+        reply["writeErrors"] = errors
+    return reply
+
+
+def _operations(ctx: Context, key: str) -> list[Any]:
+    value = ctx.body.get(key)
+    if not isinstance(value, list):
+        raise type_mismatch(f"{ctx.name}.{key}", "array", value)
+    return value
+
+
+@command("insert", kind=WRITE, counter="insert")
+def insert(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    _check_view_write(ctx, name)
+    docs = _operations(ctx, "documents")
+    ordered = ctx.get_bool("ordered", True)
+    raw = ctx.request.raw_sequences.get("documents")
+    n, errors = 0, []
+    for index, doc in enumerate(docs):
+        try:
+            if not isinstance(doc, dict):
+                raise type_mismatch(f"insert.documents.{index}", "object", doc)
+            if raw is not None and len(raw[index]) > MAX_BSON_SIZE:
+                raise CommandError(BSON_OBJECT_TOO_LARGE,
+                                   f"object to insert too large. size in bytes: {len(raw[index])},"
+                                   f" max size: {MAX_BSON_SIZE}")
+            ctx.store.insert(ctx.db, name, doc)
+            n += 1
+        except CommandError as exc:
+            errors.append(exc.write_error(index))
+            if ordered:
+                break
+    ctx.member.counters.opcounters["insert"] += max(len(docs) - 1, 0)
+    return _write_reply(n, errors)
+
+
+def _is_replacement(update: Any) -> bool:
+    return isinstance(update, dict) and not any(key.startswith("$") for key in update)
+
+
+def _translate(ctx: Context, name: str, exc: Exception, doc: dict[str, Any] | None) -> CommandError:
+    if isinstance(exc, CommandError):
+        return exc
+    if isinstance(exc, mongomock.DuplicateKeyError):
+        return ctx.store.explain_duplicate(ctx.db, name, doc or {})
+    if isinstance(exc, mongomock.OperationFailure):
+        return CommandError(exc.code or BAD_VALUE, str(exc))
+    if isinstance(exc, NotImplementedError):
+        return CommandError(BAD_VALUE, f"not supported by the sandbox: {exc}")
+    return CommandError(BAD_VALUE, str(exc))
+
+
+@command("update", kind=WRITE, counter="update")
+def update(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    _check_view_write(ctx, name)
+    ops = _operations(ctx, "updates")
+    ordered = ctx.get_bool("ordered", True)
+    collection = ctx.store.collection(ctx.db, name)
+    matched = modified = 0
+    upserted: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for index, op in enumerate(ops):
+        try:
+            if not isinstance(op, dict) or "q" not in op or "u" not in op:
+                raise CommandError(FAILED_TO_PARSE,
+                                   f"update.updates.{index} must be an object with q and u")
+            query, change = op["q"], op["u"]
+            multi, upsert = bool(op.get("multi")), bool(op.get("upsert"))
+            array_filters = op.get("arrayFilters")
+            if _is_replacement(change):
+                if multi:
+                    raise CommandError(FAILED_TO_PARSE, "multi update is not supported for "
+                                                        "replacement-style update")
+                result = collection.replace_one(query, change, upsert=upsert)
+            elif multi:
+                result = collection.update_many(query, change, upsert=upsert,
+                                                array_filters=array_filters)
+            else:
+                result = collection.update_one(query, change, upsert=upsert,
+                                               array_filters=array_filters)
+            matched += result.matched_count
+            modified += result.modified_count
+            if result.upserted_id is not None:
+                upserted.append({"index": index, "_id": result.upserted_id})
+            ctx.store.wrote(ctx.db, name)
+        except Exception as exc:  # every failure becomes a writeErrors entry
+            ctx.store.wrote(ctx.db, name)
+            errors.append(_translate(ctx, name, exc, op.get("u") if isinstance(op, dict)
+                                     else None).write_error(index))
+            if ordered:
+                break
+    extra: dict[str, Any] = {"nModified": modified}
+    if upserted:
+        extra["upserted"] = upserted
+    return _write_reply(matched + len(upserted), errors, **extra)
+
+
+@command("delete", kind=WRITE, counter="delete")
+def delete(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    _check_view_write(ctx, name)
+    ops = _operations(ctx, "deletes")
+    ordered = ctx.get_bool("ordered", True)
+    collection = ctx.store.collection(ctx.db, name)
+    n, errors = 0, []
+    for index, op in enumerate(ops):
+        try:
+            if not isinstance(op, dict) or "q" not in op or "limit" not in op:
+                raise CommandError(FAILED_TO_PARSE,
+                                   f"delete.deletes.{index} must be an object with q and limit")
+            if op["limit"] not in (0, 1):
+                raise CommandError(FAILED_TO_PARSE, "The limit field in delete objects must be "
+                                                    "0 or 1. Got " + repr(op["limit"]))
+            if op["limit"] == 1:
+                n += collection.delete_one(op["q"]).deleted_count
+            else:
+                n += collection.delete_many(op["q"]).deleted_count
+        except Exception as exc:
+            errors.append(_translate(ctx, name, exc, None).write_error(index))
+            if ordered:
+                break
+    ctx.store.wrote(ctx.db, name)
+    return _write_reply(n, errors)
+
+
+@command("findAndModify", "findandmodify", kind=WRITE, counter="command")
+def find_and_modify(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    _check_view_write(ctx, name)
+    collection = ctx.store.collection(ctx.db, name)
+    query = ctx.get_doc("query")
+    sort = sort_spec(ctx.get_doc("sort"))
+    fields = ctx.get_doc("fields") or None
+    remove = ctx.get_bool("remove")
+    change = ctx.body.get("update")
+    upsert = ctx.get_bool("upsert")
+    return_new = ctx.get_bool("new")
+    if remove == (change is not None):
+        raise CommandError(FAILED_TO_PARSE, "Either an update or remove=true must be specified")
+    try:
+        existing = collection.find_one(query, sort=sort)
+        if remove:
+            value = collection.find_one_and_delete(query, projection=fields, sort=sort)
+            last_error: dict[str, Any] = {"n": 1 if value is not None else 0}
+        else:
+            method = (collection.find_one_and_replace if _is_replacement(change)
+                      else collection.find_one_and_update)
+            kwargs = {} if _is_replacement(change) else {
+                "array_filters": ctx.body.get("arrayFilters")}
+            value = method(query, change, projection=fields, sort=sort, upsert=upsert,
+                           return_document=return_new, **{k: v for k, v in kwargs.items() if v})
+            last_error = {"n": 1 if existing is not None or upsert else 0,
+                          "updatedExisting": existing is not None}
+            if existing is None and upsert:
+                after = value if return_new and value is not None else collection.find_one(
+                    query, sort=sort)
+                if after is not None:
+                    last_error["upserted"] = after.get("_id")
+    except Exception as exc:
+        ctx.store.wrote(ctx.db, name)
+        raise _translate(ctx, name, exc, change if isinstance(change, dict) else None) from None
+    ctx.store.wrote(ctx.db, name)
+    return ok(lastErrorObject=last_error, value=value)
+
+
+@command("count", kind=READ, counter="command")
+def count(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    query = ctx.get_doc("query")
+    skip, limit = ctx.get_int("skip"), abs(ctx.get_int("limit"))
+    view = view_of(ctx, name)
+    if view is not None:
+        n = len(run_view_pipeline(ctx, view, [{"$match": query}] if query else []))
+    elif not ctx.store.exists(ctx.db, name):
+        n = 0
+    elif not query:
+        n = ctx.store.count(ctx.db, name)
+    else:
+        n = len(run_find(ctx.store.collection(ctx.db, name), query, {"_id": 1}, None))
+    n = max(n - skip, 0)
+    if limit:
+        n = min(n, limit)
+    return ok(n=n)
+
+
+@command("distinct", kind=READ, counter="command")
+def distinct(ctx: Context) -> dict[str, Any]:
+    name = ctx.collection_name()
+    key = ctx.body.get("key")
+    if not isinstance(key, str):
+        raise type_mismatch("distinct.key", "string", key)
+    query = ctx.get_doc("query")
+    if not ctx.store.exists(ctx.db, name):
+        return ok(values=[])
+    try:
+        values = ctx.store.collection(ctx.db, name).distinct(key, query or None)
+    except Exception as exc:
+        raise _translate(ctx, name, exc, None) from None
+    return ok(values=values)
+
+
+def as_int64(value: int) -> Int64:
+    return Int64(value)
