@@ -203,6 +203,8 @@ class Monitor:
         self._cancelled = False
         self._connection: HelloConnection | None = None
         self._topology_version: dict[str, Any] | None = None
+        # Whether the last awaitable hello waited on the server or brought a change.
+        self._last_reply_waited_or_changed = False
         self._last_check_end = float("-inf")
         self._rtt_monitor: RttMonitor | None = None
         self._thread = threading.Thread(
@@ -290,8 +292,13 @@ class Monitor:
             self._owner.on_server_check(description, monitor=self)
             if self._streaming:
                 # The server answers an awaitable hello when something changes or after
-                # maxAwaitTimeMS; still, never start checks more often than the minimum.
-                self._wait(0.0)
+                # maxAwaitTimeMS, so the next one may go out at once: "the client MUST
+                # ... continue" without sleeping (server monitoring spec, streaming
+                # protocol). A server that answered at once without a new topologyVersion
+                # did not wait; only then keep minHeartbeatFrequencyMS, so a misbehaving
+                # server cannot make this a busy loop.
+                if not self._last_reply_waited_or_changed:
+                    self._wait(0.0)
             else:
                 self._wait(self._settings.heartbeat_frequency)
 
@@ -365,7 +372,11 @@ class Monitor:
             self.rtt_stats.add_sample(duration)
         self._publish(ServerHeartbeatSucceededEvent(duration, reply, self._address, awaited))
         tv = reply.get("topologyVersion")
+        previous_tv = self._topology_version
         self._topology_version = dict(tv) if isinstance(tv, Mapping) else None
+        self._last_reply_waited_or_changed = awaited and (
+            self._topology_version != previous_tv
+            or duration >= self._settings.min_heartbeat_frequency)
         if self._streaming:
             self._ensure_rtt_monitor()
         self.check_count += 1

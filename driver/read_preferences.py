@@ -159,64 +159,51 @@ class Primary(_ServerMode):
         return "Primary()"
 
 
-class PrimaryPreferred(_ServerMode):
+class _TaggableMode(_ServerMode):
+    """A mode other than primary: takes tag sets, maxStalenessSeconds and hedge."""
+
+    __slots__ = ()
+    _MODE: int
+
+    def __init__(
+        self,
+        tag_sets: Sequence[Mapping[str, Any]] | None = None,
+        max_staleness: int = -1,
+        hedge: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(self._MODE, tag_sets, max_staleness, hedge)
+
+
+class PrimaryPreferred(_TaggableMode):
     """Read from the primary, or a secondary when there is none."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        tag_sets: Sequence[Mapping[str, Any]] | None = None,
-        max_staleness: int = -1,
-        hedge: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(PRIMARY_PREFERRED_MODE, tag_sets, max_staleness, hedge)
+    _MODE = PRIMARY_PREFERRED_MODE
 
 
-class Secondary(_ServerMode):
+class Secondary(_TaggableMode):
     """Read from secondaries only."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        tag_sets: Sequence[Mapping[str, Any]] | None = None,
-        max_staleness: int = -1,
-        hedge: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(SECONDARY_MODE, tag_sets, max_staleness, hedge)
+    _MODE = SECONDARY_MODE
 
 
-class SecondaryPreferred(_ServerMode):
+class SecondaryPreferred(_TaggableMode):
     """Read from a secondary, or the primary when there is none."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        tag_sets: Sequence[Mapping[str, Any]] | None = None,
-        max_staleness: int = -1,
-        hedge: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(SECONDARY_PREFERRED_MODE, tag_sets, max_staleness, hedge)
+    _MODE = SECONDARY_PREFERRED_MODE
 
 
-class Nearest(_ServerMode):
+class Nearest(_TaggableMode):
     """Read from any member within the latency window."""
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        tag_sets: Sequence[Mapping[str, Any]] | None = None,
-        max_staleness: int = -1,
-        hedge: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(NEAREST_MODE, tag_sets, max_staleness, hedge)
+    _MODE = NEAREST_MODE
 
 
 # The four modes that take tag sets, indexed by mode number (primary is handled apart).
-_TAGGABLE: dict[int, type[PrimaryPreferred | Secondary | SecondaryPreferred | Nearest]] = {
+_TAGGABLE: dict[int, type[_TaggableMode]] = {
     PRIMARY_PREFERRED_MODE: PrimaryPreferred,
     SECONDARY_MODE: Secondary,
     SECONDARY_PREFERRED_MODE: SecondaryPreferred,

@@ -191,6 +191,43 @@ def test_streaming_uses_awaitable_hello_and_an_rtt_thread() -> None:
     assert not topology.threads()
 
 
+def test_streaming_sees_back_to_back_changes_without_the_minimum_wait() -> None:
+    # A real change comes back from the awaitable hello at once; the next awaitable hello
+    # must go out at once too, or every later change is seen minHeartbeatFrequencyMS late.
+    server = ScriptedServer(hello("primary", hosts=["a:27017"], topologyVersion=TV))
+    topology, _, _ = make({A: server}, mode="stream", heartbeat_ms=10_000,
+                          min_ms=500, replica_set_name="rs")
+    try:
+        assert wait_until(lambda: any(c.awaited_calls for c in server.connections))
+        start = time.monotonic()
+        server.set(hello("secondary", hosts=["a:27017"], topologyVersion={**TV, "counter": 2}))
+        assert wait_until(lambda: kind(topology) == ServerType.RSSecondary, timeout=2)
+        server.set(hello("primary", hosts=["a:27017"], topologyVersion={**TV, "counter": 3}))
+        assert wait_until(lambda: kind(topology) == ServerType.RSPrimary, timeout=2)
+        # Two changes, each seen well before the 0.5 s minimum between ordinary checks.
+        assert time.monotonic() - start < 0.4
+    finally:
+        topology.close()
+
+
+def test_streaming_server_that_never_waits_is_held_to_the_minimum() -> None:
+    # A server that answers every awaitable hello at once with the same topologyVersion
+    # must not turn the monitor into a busy loop.
+    server = ScriptedServer(hello("standalone", topologyVersion=TV))
+    server.changed.set()  # the fake answers at once while this stays set
+    original_clear = server.changed.clear
+    server.changed.clear = lambda: None  # type: ignore[method-assign]
+    topology, _, _ = make({A: server}, mode="stream", heartbeat_ms=10_000, min_ms=100)
+    try:
+        time.sleep(0.65)
+        checks = len(server.check_times)
+        # At most one check per 100 ms (plus the handshake and RTT probes' slack).
+        assert checks <= 10, checks
+    finally:
+        server.changed.clear = original_clear  # type: ignore[method-assign]
+        topology.close()
+
+
 def test_application_network_error_cancels_a_streaming_check() -> None:
     server = ScriptedServer(hello("standalone", topologyVersion=TV))
     topology, _, recorder = make({A: server}, mode="stream", heartbeat_ms=5_000, min_ms=20)
