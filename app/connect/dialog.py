@@ -1,0 +1,589 @@
+"""The connection dialog: a URI field and a tabbed form that edit each other live.
+
+The single source of truth is a ``driver.uri.ConnectionString``: editing the URI parses
+it (``parse_uri``) and refills the form; editing the form builds a new value
+(``ConnectionString.build``) and rewrites the URI. Whatever the driver refuses is shown
+with the driver's own message beside the field it concerns (and the URI field), and
+Connect stays disabled until the string is valid.
+
+Passwords: the URI field shows ``****`` for every password until "Show passwords" is
+ticked; editing the masked text keeps the real values. A pasted Atlas string with a
+``<password>`` placeholder moves focus to the password field instead of using the
+placeholder. Passwords typed in the form are percent-escaped by ``to_uri``.
+
+"Test connection" runs through ``ClientService`` on the worker pool with a Cancel
+button; the dialog stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.connect.favorites import FavoritesStore
+from app.connect.favorites_panel import FavoritesPanel
+from app.connect.form import FORM_OPTIONS, OPTION_FIELDS, OptionWidget, format_value, labelled
+from app.services.client_service import ClientFactory, ClientService, default_client_factory
+from app.services.worker import Superseded, WorkerPool
+from driver.errors import ConfigurationError
+from driver.uri import ConnectionString, parse_uri
+from driver.uri_options import validate_option
+
+MASK = "****"
+AUTH_METHODS = ("None", "Username and password", "X.509", "LDAP (PLAIN)", "Other")
+MECHANISMS = ("Default", "SCRAM-SHA-256", "SCRAM-SHA-1")
+_PLACEHOLDER = re.compile(r"^<[^<>]*password[^<>]*>$", re.IGNORECASE)
+DEFAULT_TEST_TIMEOUT_MS = 10_000
+
+
+class _FormInvalid(Exception):
+    pass
+
+
+def _error_label() -> QLabel:
+    label = QLabel()
+    label.setProperty("role", "error")
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+class ConnectionDialog(QDialog):
+    def __init__(
+        self,
+        uri: str = "mongodb://localhost:27017",
+        *,
+        pool: WorkerPool | None = None,
+        client_factory: ClientFactory = default_client_factory,
+        favorites: FavoritesStore | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connect")
+        self.resize(720, 620)
+        self._cs: ConnectionString | None = None
+        self._updating = False
+        self._form_error = False
+        self._password_pending = False
+        self._other_mechanism: str | None = None
+        self._own_pool = pool is None
+        self._pool = pool or WorkerPool(max_workers=1, name="connect-dialog")
+        self._client_factory = client_factory
+        self._test_service: ClientService | None = None
+        self._test_task: asyncio.Future[Any] | None = None
+
+        self.favorites = favorites
+        self.favorites_panel: FavoritesPanel | None = None
+        outer = QHBoxLayout(self)
+        if favorites is not None:
+            self.favorites_panel = FavoritesPanel(favorites)
+            self.favorites_panel.chosen.connect(self.load_uri)
+            self.favorites_panel.setMaximumWidth(260)
+            outer.addWidget(self.favorites_panel)
+            self.resize(980, 620)
+        layout = QVBoxLayout()
+        outer.addLayout(layout, 1)
+        uri_row = QHBoxLayout()
+        self.uri_edit = QLineEdit()
+        self.uri_edit.setObjectName("uriEdit")
+        self.uri_edit.setPlaceholderText("mongodb://host:27017 or mongodb+srv://cluster.example.net")
+        self.uri_edit.textEdited.connect(self._on_uri_edited)
+        self.reveal = QCheckBox("Show passwords")
+        self.reveal.toggled.connect(lambda _checked: self._render_uri())
+        uri_row.addWidget(QLabel("URI"))
+        uri_row.addWidget(self.uri_edit, 1)
+        uri_row.addWidget(self.reveal)
+        layout.addLayout(uri_row)
+        self.uri_error = _error_label()
+        layout.addWidget(self.uri_error)
+
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs, 1)
+        self.options: dict[str, OptionWidget] = {
+            spec.option: OptionWidget(spec, self._on_form_changed) for spec in OPTION_FIELDS
+        }
+        self._forms: dict[str, QFormLayout] = {}
+        for tab in ("General", "Authentication", "TLS", "Advanced"):
+            page = QWidget()
+            column = QVBoxLayout(page)
+            self._forms[tab] = QFormLayout()
+            column.addLayout(self._forms[tab])
+            column.addStretch(1)
+            scroll = QScrollArea()  # Advanced is long; small screens scroll
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(page)
+            self.tabs.addTab(scroll, tab)
+        self._build_general()
+        self._build_authentication()
+        for spec in OPTION_FIELDS:
+            if spec.tab in ("TLS", "Advanced"):
+                self._add_option_row(spec.option)
+        self._build_stable_api_and_other()
+
+        test_row = QHBoxLayout()
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.start_test)
+        self.cancel_test_button = QPushButton("Cancel test")
+        self.cancel_test_button.setEnabled(False)
+        self.cancel_test_button.clicked.connect(self.cancel_test)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.cancel_test_button)
+        test_row.addWidget(self.test_result, 1)
+        layout.addLayout(test_row)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        if favorites is not None:
+            self.save_button = self.buttons.addButton(
+                "Save as favorite…", QDialogButtonBox.ButtonRole.ActionRole
+            )
+            self.save_button.clicked.connect(self._ask_and_save)
+        self.connect_button = self.buttons.addButton("Connect", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+        self.uri_edit.setText(uri)
+        self._on_uri_edited(uri)
+        self.uri_edit.setCursorPosition(0)  # show the scheme and hosts first
+
+    # -- building the tabs ----------------------------------------------------------
+    def _add_option_row(self, option: str) -> None:
+        widget = self.options[option]
+        form = self._forms[widget.spec.tab]
+        label = "" if widget.spec.kind == "check" else widget.spec.label
+        form.addRow(label, widget.container)
+
+    def _build_general(self) -> None:
+        form = self._forms["General"]
+        self.scheme = QComboBox()
+        self.scheme.addItems(["mongodb", "mongodb+srv"])
+        self.scheme.currentIndexChanged.connect(lambda _i: self._on_form_changed())
+        self.scheme_error = _error_label()
+        form.addRow("Scheme", labelled(self.scheme, self.scheme_error))
+        self.hosts_edit = QPlainTextEdit()
+        self.hosts_edit.setPlaceholderText("one host per line: host:port, [::1]:27017, /tmp/mongodb.sock")
+        self.hosts_edit.setMaximumHeight(90)
+        self.hosts_edit.textChanged.connect(self._on_form_changed)
+        self.hosts_error = _error_label()
+        form.addRow("Hosts", labelled(self.hosts_edit, self.hosts_error))
+        self._add_option_row("directConnection")
+        self.database_edit = QLineEdit()
+        self.database_edit.setPlaceholderText("none (authentication uses admin)")
+        self.database_edit.textEdited.connect(lambda _t: self._on_form_changed())
+        self.database_error = _error_label()
+        form.addRow("Default database", labelled(self.database_edit, self.database_error))
+
+    def _build_authentication(self) -> None:
+        form = self._forms["Authentication"]
+        self.auth_method = QComboBox()
+        self.auth_method.addItems(AUTH_METHODS)
+        self.auth_method.currentIndexChanged.connect(lambda _i: self._on_form_changed())
+        form.addRow("Method", self.auth_method)
+        self.mechanism = QComboBox()
+        self.mechanism.addItems(MECHANISMS)
+        self.mechanism.currentIndexChanged.connect(lambda _i: self._on_form_changed())
+        form.addRow("Mechanism", self.mechanism)
+        self.username_edit = QLineEdit()
+        self.username_edit.textEdited.connect(lambda _t: self._on_form_changed())
+        self.username_error = _error_label()
+        form.addRow("User name", labelled(self.username_edit, self.username_error))
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.textEdited.connect(self._on_password_edited)
+        self.password_error = _error_label()
+        form.addRow("Password", labelled(self.password_edit, self.password_error))
+        self._add_option_row("authSource")
+        self._add_option_row("authMechanismProperties")
+
+    def _build_stable_api_and_other(self) -> None:
+        form = self._forms["Advanced"]
+        api_row = QWidget()
+        row = QHBoxLayout(api_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.api_version = QComboBox()
+        self.api_version.addItems(["none", "1"])
+        self.api_strict = QCheckBox("strict")
+        self.api_deprecation = QCheckBox("deprecation errors")
+        for widget in (self.api_version, self.api_strict, self.api_deprecation):
+            row.addWidget(widget)
+        self.api_version.currentIndexChanged.connect(self._on_api_changed)
+        self._on_api_changed()
+        form.addRow("Stable API version", api_row)
+        self.other_table = QTableWidget(0, 2)
+        self.other_table.setHorizontalHeaderLabels(["Option", "Value"])
+        self.other_table.horizontalHeader().setStretchLastSection(True)
+        self.other_table.itemChanged.connect(lambda _item: self._on_form_changed())
+        add = QPushButton("Add option")
+        add.clicked.connect(lambda: self.other_table.insertRow(self.other_table.rowCount()))
+        self.other_error = _error_label()
+        form.addRow("Other options", labelled(self.other_table, self.other_error))
+        form.addRow("", add)
+
+    def _on_api_changed(self) -> None:
+        enabled = self.api_version.currentText() != "none"
+        self.api_strict.setEnabled(enabled)
+        self.api_deprecation.setEnabled(enabled)
+
+    # -- favorites ------------------------------------------------------------------
+    def load_uri(self, uri: str) -> None:
+        """Replace the dialog's contents with ``uri`` (from a favorite or a recent)."""
+        self.uri_edit.setText(uri)
+        self._on_uri_edited(uri)
+        self.uri_edit.setCursorPosition(0)
+
+    def save_as_favorite(self, name: str, folder: str = "", color: str = "") -> str:
+        """Save the current connection (secrets go to the secret store); returns its id."""
+        if self.favorites is None or self._cs is None or self._password_pending:
+            raise ValueError("there is no valid connection to save")
+        favorite = self.favorites.save_favorite(name, self.uri(), folder=folder, color=color)
+        if self.favorites_panel is not None:
+            self.favorites_panel.reload()
+        return favorite.id
+
+    def _ask_and_save(self) -> None:
+        from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+        hosts = ",".join(h for h, _ in self._cs.hosts) if self._cs else ""
+        name, ok = QInputDialog.getText(self, "Save as favorite", "Name", text=hosts)
+        if not ok:
+            return
+        try:
+            self.save_as_favorite(name)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Save as favorite", str(exc))
+
+    def accept(self) -> None:
+        if self.favorites is not None and self._cs is not None:
+            self.favorites.add_recent(self.uri())
+        super().accept()
+
+    # -- public values --------------------------------------------------------------
+    @property
+    def connection_string(self) -> ConnectionString | None:
+        return self._cs
+
+    def uri(self) -> str:
+        """The real connection string (with passwords) to connect with."""
+        return self._cs.to_uri() if self._cs is not None else ""
+
+    def server_api(self) -> dict[str, Any] | None:
+        """``ServerApi`` keyword arguments, or None (Stable API is not a URI option)."""
+        if self.api_version.currentText() == "none":
+            return None
+        return {
+            "version": self.api_version.currentText(),
+            "strict": self.api_strict.isChecked() or None,
+            "deprecation_errors": self.api_deprecation.isChecked() or None,
+        }
+
+    def is_valid(self) -> bool:
+        return self._cs is not None and not self._form_error and not self._password_pending \
+            and not self.uri_error.text()
+
+    # -- URI → form -----------------------------------------------------------------
+    def _on_uri_edited(self, text: str) -> None:
+        self._clear_errors()
+        try:
+            cs = parse_uri(text.strip())
+            cs = self._restore_masked(cs)
+        except ConfigurationError as exc:
+            self._cs = None
+            self._show_error(str(exc), also_uri=True)
+            self._refresh_buttons()
+            return
+        # An Atlas-style "<password>" placeholder stays in the value (mechanisms such as
+        # PLAIN need some password to be valid) but is never connected with: the
+        # password field gets the focus and Connect waits for a real one.
+        self._password_pending = cs.password is not None and bool(_PLACEHOLDER.match(cs.password))
+        self._cs = cs
+        self._fill_form(cs)
+        if self._password_pending:
+            self._ask_for_password()
+        self._render_uri(keep_cursor=True)
+        self._refresh_buttons()
+
+    def _restore_masked(self, cs: ConnectionString) -> ConnectionString:
+        """A ``****`` the user left in the masked text stands for the real value."""
+        previous = self._cs
+        if previous is None:
+            return cs
+        if cs.password == MASK and previous.password is not None:
+            cs = cs.replace(password=previous.password)
+        masked = {k: previous.options[k] for k, v in cs.options.items()
+                  if "password" in k.lower() and v == MASK and k in previous.options}
+        return cs.with_options(**masked) if masked else cs
+
+    def _ask_for_password(self) -> None:
+        self.tabs.setCurrentIndex(1)
+        self.password_edit.clear()
+        self.password_edit.setFocus()
+        self.password_error.setText(
+            "The pasted string has a <password> placeholder: type the password here "
+            "(it is escaped for the URI for you)."
+        )
+        self.password_error.show()
+
+    def _fill_form(self, cs: ConnectionString) -> None:
+        self._updating = True
+        try:
+            self.scheme.setCurrentIndex(1 if cs.scheme_srv else 0)
+            self.hosts_edit.setPlainText("\n".join(_host_text(h) for h in cs.hosts))
+            self.database_edit.setText(cs.database or "")
+            for option, widget in self.options.items():
+                widget.set_value(cs.options.get(option))
+            mechanism = cs.options.get("authMechanism")
+            self._other_mechanism = None
+            if mechanism == "MONGODB-X509":
+                method = "X.509"
+            elif mechanism == "PLAIN":
+                method = "LDAP (PLAIN)"
+            elif mechanism in (None, *MECHANISMS[1:]):
+                method = "Username and password" if cs.username is not None else "None"
+                self.mechanism.setCurrentText(mechanism or "Default")
+            else:
+                method, self._other_mechanism = "Other", mechanism
+            self.auth_method.setCurrentText(method)
+            self.username_edit.setText(cs.username or "")
+            placeholder = cs.password is not None and _PLACEHOLDER.match(cs.password)
+            self.password_edit.setText("" if placeholder else cs.password or "")
+            self._update_auth_enabled()
+            rows = [(k, v) for k, v in cs.options.items() if k.lower() not in FORM_OPTIONS]
+            self.other_table.setRowCount(len(rows))
+            for index, (name, value) in enumerate(rows):
+                self.other_table.setItem(index, 0, QTableWidgetItem(name))
+                self.other_table.setItem(index, 1, QTableWidgetItem(format_value(value)))
+        finally:
+            self._updating = False
+
+    def _update_auth_enabled(self) -> None:
+        method = self.auth_method.currentText()
+        self.mechanism.setEnabled(method == "Username and password")
+        self.username_edit.setEnabled(method != "None")
+        self.password_edit.setEnabled(method in ("Username and password", "LDAP (PLAIN)", "Other"))
+
+    # -- form → URI -----------------------------------------------------------------
+    def _on_password_edited(self, _text: str) -> None:
+        if self.password_edit.text():
+            self._password_pending = False
+        self._on_form_changed()
+
+    def _on_form_changed(self) -> None:
+        if self._updating:
+            return
+        self._update_auth_enabled()
+        self._clear_errors()
+        try:
+            cs = self._cs_from_form()
+        except _FormInvalid:
+            self._form_error = True
+            self._refresh_buttons()
+            return
+        except ConfigurationError as exc:
+            self._form_error = True
+            self._show_error(str(exc), also_uri=False)
+            self._refresh_buttons()
+            return
+        self._form_error = False
+        self._cs = cs
+        self._render_uri()
+        self._refresh_buttons()
+
+    def _cs_from_form(self) -> ConnectionString:
+        options: dict[str, Any] = {}
+        bad = False
+        for option, widget in self.options.items():
+            value = widget.value()
+            if value is None:
+                continue
+            try:
+                validate_option(option, value)
+            except ConfigurationError as exc:
+                widget.show_error(str(exc))
+                bad = True
+            options[option] = value
+        for row in range(self.other_table.rowCount()):
+            name_item, value_item = self.other_table.item(row, 0), self.other_table.item(row, 1)
+            name = name_item.text().strip() if name_item else ""
+            if name:
+                options[name] = value_item.text() if value_item else ""
+        if bad:
+            raise _FormInvalid
+        method = self.auth_method.currentText()
+        username = self.username_edit.text() or None
+        password = self.password_edit.text() or None
+        if password is None and self._password_pending and self._cs is not None:
+            password = self._cs.password  # keep the placeholder until one is typed
+        if method == "None":
+            username = password = None
+        elif method == "Username and password":
+            if self.mechanism.currentText() != "Default":
+                options["authMechanism"] = self.mechanism.currentText()
+        elif method == "X.509":
+            options["authMechanism"] = "MONGODB-X509"
+            password = None
+        elif method == "LDAP (PLAIN)":
+            options["authMechanism"] = "PLAIN"
+        elif self._other_mechanism:
+            options["authMechanism"] = self._other_mechanism
+        hosts = [line.strip() for line in self.hosts_edit.toPlainText().splitlines() if line.strip()]
+        previous = self._cs
+        return ConnectionString.build(
+            scheme_srv=self.scheme.currentIndex() == 1,
+            hosts=hosts,
+            username=username,
+            password=password,
+            database=self.database_edit.text() or None,
+            collection=previous.collection if previous and self.database_edit.text() else None,
+            options=options,
+        )
+
+    def _render_uri(self, keep_cursor: bool = False) -> None:
+        if self._cs is None:
+            return
+        # A placeholder is no secret: show it as the user pasted it.
+        reveal = self.reveal.isChecked() or self._password_pending
+        text = self._cs.to_uri(redact_password=not reveal)
+        if self._password_pending and self._cs.password is not None:
+            text = text.replace(_escaped(self._cs.password), self._cs.password, 1)
+        if text == self.uri_edit.text():
+            return
+        from_end = len(self.uri_edit.text()) - self.uri_edit.cursorPosition()
+        self.uri_edit.setText(text)
+        if keep_cursor:
+            self.uri_edit.setCursorPosition(max(0, len(text) - from_end))
+
+    # -- errors and buttons ---------------------------------------------------------
+    def _clear_errors(self) -> None:
+        for label in (self.uri_error, self.scheme_error, self.hosts_error, self.database_error,
+                      self.username_error, self.other_error):
+            label.clear()
+            label.hide()
+        if not self._password_pending:
+            self.password_error.clear()
+            self.password_error.hide()
+        for widget in self.options.values():
+            widget.show_error("")
+
+    def _show_error(self, message: str, *, also_uri: bool) -> None:
+        """Show the driver's message beside the fields it concerns (and the URI)."""
+        targets = self._targets_for(message)
+        for target in targets:
+            if isinstance(target, OptionWidget):
+                target.show_error(message)
+            else:
+                target.setText(message)
+                target.show()
+        if also_uri or not targets:
+            self.uri_error.setText(message)
+            self.uri_error.show()
+
+    def _targets_for(self, message: str) -> list[OptionWidget | QLabel]:
+        """Every form option the message names; else the field its words point to."""
+        lowered = message.lower()
+        named: list[OptionWidget | QLabel] = [
+            widget for option, widget in self.options.items()
+            if re.search(rf"\b{re.escape(option.lower())}\b", lowered)
+        ]
+        if named:
+            return named
+        for words, label in (
+            (("host", "port", "socket"), self.hosts_error),
+            (("mongodb+srv",), self.scheme_error),
+            (("password",), self.password_error),
+            (("user name", "username"), self.username_error),
+            (("database",), self.database_error),
+            (("option",), self.other_error),
+        ):
+            if any(word in lowered for word in words):
+                return [label]
+        return []
+
+    def _refresh_buttons(self) -> None:
+        valid = self.is_valid()
+        self.connect_button.setEnabled(valid)
+        if self.favorites is not None:
+            self.save_button.setEnabled(valid)
+        self.test_button.setEnabled(valid and self._test_task is None)
+
+    # -- test connection ------------------------------------------------------------
+    def start_test(self) -> asyncio.Future[Any] | None:
+        """Start "Test connection" (needs the qasync loop running); returns its task."""
+        if not self.is_valid() or self._test_task is not None:
+            return None
+        uri = self.uri()
+        timeout = None if self._cs and "serverSelectionTimeoutMS" in self._cs.options \
+            else DEFAULT_TEST_TIMEOUT_MS
+        self._test_service = ClientService(uri, pool=self._pool, client_factory=self._client_factory)
+        self.test_result.setText("Testing… (resolving, connecting, authenticating, pinging)")
+        self.cancel_test_button.setEnabled(True)
+        self._test_task = asyncio.ensure_future(self._run_test(self._test_service, timeout))
+        self._refresh_buttons()
+        return self._test_task
+
+    async def _run_test(self, service: ClientService, timeout: int | None) -> None:
+        try:
+            report = await service.test_connection(timeout_ms=timeout)
+        except Superseded:
+            self.test_result.setText("Test cancelled.")
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.test_result.setText(f"Test failed: {exc}")
+            return
+        finally:
+            self._test_task = None
+            self.cancel_test_button.setEnabled(False)
+            self._refresh_buttons()
+        if report.ok:
+            members = ", ".join(report.members)
+            self.test_result.setText(f"{report.message}. Members: {members} ({report.elapsed_s:.1f} s)")
+        else:
+            self.test_result.setText(f"Failed at step '{report.step}': {report.message}")
+
+    def cancel_test(self) -> None:
+        if self._test_service is not None:
+            self._test_service.cancel_test()
+
+    def done(self, result: int) -> None:
+        self.cancel_test()
+        if self._own_pool:
+            self._pool.shutdown(wait=False)
+        super().done(result)
+
+
+def _escaped(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def _host_text(host: tuple[str, int | None]) -> str:
+    name, port = host
+    if ":" in name and not name.startswith("/"):
+        name = f"[{name}]"
+    elif "/" in name:
+        name = name.replace("/", "%2F")
+    return name if port is None else f"{name}:{port}"

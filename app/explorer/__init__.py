@@ -1,0 +1,1 @@
+"""The explorer: the sidebar tree of connections, databases and collections."""

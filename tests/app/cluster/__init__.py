@@ -1,0 +1,1 @@
+"""Tests of app/cluster: health view, performance tab, connection doctor."""
