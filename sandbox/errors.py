@@ -47,6 +47,7 @@ CODE_NAMES: dict[int, str] = {
     263: "OperationNotSupportedInTransaction",
     352: "UnsupportedOpQueryCommand",
     11000: "DuplicateKey",
+    13113: "MergeStageNoMatchingDocument",
     11600: "InterruptedAtShutdown",
     11601: "Interrupted",
     11602: "InterruptedDueToReplStateChange",

@@ -173,6 +173,11 @@ class DataStore:
 
     def insert(self, db: str, name: str, doc: dict[str, Any]) -> Any:
         """Insert one freshly decoded document; raises DuplicateKey like the server."""
+        doc_id = self._put(db, name, doc)
+        self.wrote(db, name)
+        return doc_id
+
+    def _put(self, db: str, name: str, doc: dict[str, Any]) -> Any:
         collection = self.collection(db, name)
         raw = self._raw_store(db, name)
         doc = with_id_first(doc)
@@ -186,8 +191,31 @@ class DataStore:
             del raw._documents[key]
             raise self.explain_duplicate(db, name, doc) from None
         raw._is_force_created = True
-        self.wrote(db, name)
         return doc["_id"]
+
+    def replace_contents(self, db: str, name: str, docs: Iterable[dict[str, Any]]) -> int:
+        """Swap a collection's documents for ``docs``, keeping its indexes (``$out``).
+
+        All or nothing, as the server's write-to-a-temporary-then-rename is: on a duplicate key
+        the old documents come back and the error is raised."""
+        self.collection(db, name)
+        raw = self._raw_store(db, name)
+        raw.create()
+        saved = list(raw._documents.items())
+        raw._documents.clear()
+        count = 0
+        try:
+            for doc in docs:
+                self._put(db, name, doc)
+                count += 1
+        except CommandError:
+            raw._documents.clear()
+            raw._documents.update(saved)
+            raise
+        finally:
+            self.info(db, name)
+            self.wrote(db, name)
+        return count
 
     def explain_duplicate(self, db: str, name: str, doc: dict[str, Any],
                           exclude_id: Any = None) -> CommandError:

@@ -4,7 +4,8 @@ Checks, in a real server's order: the command exists (``CommandNotFound``), the 
 authenticated when the cluster has users (``Unauthorized``), the member may serve it (writes only on
 a primary: ``NotWritablePrimary`` with the ``RetryableWriteError`` label for retryable writes; reads on
 a secondary only with secondaryOk or a non-primary read preference: ``NotPrimaryNoSecondaryOk``),
-then ``failCommand`` fail points, then the handler, then ``maxTimeMS``.
+then ``failCommand`` fail points, then ``maxTimeMS`` (its deadline counts a fail point's block), then
+the handler, then ``maxTimeMS`` again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sandbox.commands import (  # noqa: F401  (importing registers the handlers)
 )
 from sandbox.commands.base import COMMANDS, OPEN, READ, WRITE, Context
 from sandbox.errors import (
+    BAD_VALUE,
     COMMAND_NOT_FOUND,
     ILLEGAL_OPERATION,
     INTERRUPTED,
@@ -38,6 +40,7 @@ from sandbox.errors import (
     RETRYABLE_WRITE_CODES,
     UNAUTHORIZED,
     CommandError,
+    type_mismatch,
 )
 from sandbox.state import ARBITER, SECONDARY, ClusterState, ConnectionState, Member
 from sandbox.wire import Request
@@ -103,24 +106,45 @@ def _redacted(body: dict[str, Any]) -> dict[str, Any]:
             if k not in ("documents", "updates", "deletes")}
 
 
+def _max_time_ms(ctx: Context) -> float | None:
+    """The command's ``maxTimeMS`` (None: no limit). A getMore's maxTimeMS is how long a
+    tailable awaitData cursor waits for data, not a limit, so it is not one here."""
+    value = ctx.body.get("maxTimeMS")
+    if value is None or ctx.name == "getMore":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise type_mismatch(f"{ctx.name}.maxTimeMS", "int", value)
+    if value < 0:
+        raise CommandError(BAD_VALUE, f"maxTimeMS value must be non-negative, not {value}")
+    return float(value) if value > 0 else None  # 0 means "no limit"
+
+
+def _check_deadline(started: float, max_time: float | None) -> None:
+    # The server checks for interruption as an operation runs; the sandbox's handlers run
+    # synchronously, so it checks before (after a fail point's block) and after.
+    if max_time is not None and (time.monotonic() - started) * 1000 > max_time:
+        raise CommandError(MAX_TIME_MS_EXPIRED, "operation exceeded time limit")
+
+
 async def _run(ctx: Context, kind: str, handler: Any) -> Any:
     started = time.monotonic()
+    max_time = _max_time_ms(ctx)
     point = _fail_point(ctx.member, ctx.conn, ctx.name)
     if point is not None:
         if point.get("blockConnection"):
+            # Like the server's, the block is not interruptible: maxTimeMS fires after it.
             await asyncio.sleep(float(point.get("blockTimeMS", 0)) / 1000.0)
         if point.get("closeConnection"):
             return CLOSE_CONNECTION
         if "errorCode" in point:
             raise CommandError(int(point["errorCode"]), "Failing command via 'failCommand' "
                                "failpoint", labels=tuple(point.get("errorLabels", ())))
+    # A command whose time ran out while blocked never starts (so a write is not applied).
+    _check_deadline(started, max_time)
     result = handler(ctx)
     if inspect.isawaitable(result):
         result = await result
-    max_time = ctx.body.get("maxTimeMS")
-    if isinstance(max_time, int | float) and not isinstance(max_time, bool) and max_time > 0 \
-            and (time.monotonic() - started) * 1000 > max_time:
-        raise CommandError(MAX_TIME_MS_EXPIRED, "operation exceeded time limit")
+    _check_deadline(started, max_time)
     if point is not None and isinstance(result, dict) and "writeConcernError" in point:
         result = dict(result, writeConcernError=point["writeConcernError"])
     return result

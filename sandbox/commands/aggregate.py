@@ -2,7 +2,8 @@
 
 A view is a catalogue entry (``viewOn`` + ``pipeline``); reading it runs its pipeline over the
 source collection (which may itself be a view) followed by the reader's own stages. The stages
-``$collStats`` and ``$indexStats``, which mongomock lacks, are answered here when they come first.
+``$collStats`` and ``$indexStats``, which mongomock lacks, are answered here when they come first;
+a final ``$out`` or ``$merge`` is written by :mod:`sandbox.commands.write_stages`.
 ``explain`` gives a plausible plan: an IXSCAN (under a FETCH) when an index's first field appears
 in the filter, else a COLLSCAN, with executionStats counts taken from really running the query.
 """
@@ -19,6 +20,7 @@ from mongomock import aggregate as mongomock_aggregate
 from sandbox.commands.admin import collection_stats, current_operations
 from sandbox.commands.base import READ, Context, command, ok
 from sandbox.commands.cursors import batch_size_of, cursor_reply
+from sandbox.commands.write_stages import apply_write_stage, split_write_stage, write_target
 from sandbox.errors import BAD_VALUE, NOT_WRITABLE_PRIMARY, CommandError, type_mismatch
 from sandbox.state import SECONDARY
 from sandbox.store import CollectionInfo, utc_now
@@ -126,9 +128,6 @@ def run_find(collection: Any, flt: dict[str, Any], projection: dict[str, Any] | 
     return docs
 
 
-WRITE_STAGES = ("$out", "$merge")
-
-
 @command("aggregate", kind=READ, counter="command")
 def aggregate(ctx: Context) -> bytes | dict[str, Any]:
     target = ctx.argument
@@ -138,28 +137,32 @@ def aggregate(ctx: Context) -> bytes | dict[str, Any]:
     if target == 1:
         return _database_aggregate(ctx, pipeline)
     name = ctx.collection_name()
-    writes = any(isinstance(s, dict) and any(k in s for k in WRITE_STAGES) for s in pipeline)
-    if writes and ctx.member.role == SECONDARY:
+    stages, write_stage = split_write_stage(pipeline)
+    if write_stage is not None and ctx.member.role == SECONDARY:
         raise CommandError(NOT_WRITABLE_PRIMARY, "not primary")
+    write_concern = ctx.body.get("writeConcern")
+    if write_concern is not None and not isinstance(write_concern, dict):
+        raise type_mismatch("aggregate.writeConcern", "object", write_concern)
     if ctx.get_bool("explain"):
         return ok(stages=[{"$cursor": _plan(ctx, name, {}, 0)}], serverInfo=_server_info(ctx))
     cursor_opts = ctx.get_doc("cursor")
     if "cursor" not in ctx.body:
         raise CommandError(9, "The 'cursor' option is required, except for aggregate with the "
                               "explain argument")
-    docs = run_pipeline(ctx, name, pipeline)
-    if writes:
-        for stage in pipeline:
-            for key in WRITE_STAGES:
-                if key in stage:
-                    out = stage[key]
-                    target_name = out if isinstance(out, str) else out.get("into", out.get("coll"))
-                    if isinstance(target_name, str):
-                        ctx.store.wrote(ctx.db, target_name)
-        docs = []
     batch = cursor_opts.get("batchSize")
     if batch is not None and (not isinstance(batch, int) or batch < 0):
         raise CommandError(BAD_VALUE, "cursor.batchSize must be a non-negative integer")
+    if write_stage is not None:
+        write_target(ctx, write_stage)  # a bad target fails before anything runs
+    docs = run_pipeline(ctx, name, stages)
+    if write_stage is not None:
+        try:
+            apply_write_stage(ctx, write_stage, docs)
+        except CommandError:
+            raise
+        except Exception as exc:  # mongomock's errors (a unique index of the target, ...)
+            raise CommandError(getattr(exc, "code", None) or BAD_VALUE, str(exc)) from None
+        docs = []  # a write stage's aggregate answers an empty cursor
     return cursor_reply(ctx, f"{ctx.db}.{name}", docs, encoded=False, batch_size=batch)
 
 

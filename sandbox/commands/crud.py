@@ -15,6 +15,13 @@ import mongomock
 from bson import Int64
 
 from sandbox.commands.aggregate import run_find, run_view_pipeline, sort_spec, view_of
+from sandbox.commands.array_updates import (
+    check_update,
+    needs_rewrite,
+    parse_array_filters,
+    rewrite,
+    upsert_seed,
+)
 from sandbox.commands.base import READ, WRITE, Context, command, ok
 from sandbox.commands.cursors import batch_size_of, cursor_reply
 from sandbox.errors import (
@@ -140,6 +147,66 @@ def _translate(ctx: Context, name: str, exc: Exception, doc: dict[str, Any] | No
     return CommandError(BAD_VALUE, str(exc))
 
 
+class _UpdateOutcome:
+    """What mongomock's UpdateResult offers, for updates the sandbox applies itself."""
+
+    def __init__(self, matched: int, modified: int, upserted_id: Any = None) -> None:
+        self.matched_count = matched
+        self.modified_count = modified
+        self.upserted_id = upserted_id
+
+
+def _upsert_rewritten(collection: Any, query: dict[str, Any], change: dict[str, Any],
+                      filters: dict[str, dict[str, Any]]) -> Any:
+    """Upsert through a rewritten update; returns the new document's ``_id``."""
+    seed = upsert_seed(query)
+    engine_update = rewrite(change, seed, filters)
+    if not engine_update:
+        return collection.insert_one(seed).inserted_id
+    return collection.update_one(query, engine_update, upsert=True).upserted_id
+
+
+def _rewritten_update(collection: Any, query: dict[str, Any], change: dict[str, Any],
+                      array_filters: Any, multi: bool, upsert: bool, field: str) -> _UpdateOutcome:
+    """An update mongomock cannot do alone (arrayFilters, ``$[]``, ``$mul``, element
+    ``$unset``): rewritten per matched document, then applied by ``_id``."""
+    filters = parse_array_filters(array_filters, field)
+    check_update(change, filters)
+    docs = list(collection.find(query))
+    if not multi:
+        docs = docs[:1]
+    modified = 0
+    for doc in docs:
+        engine_update = rewrite(change, doc, filters)
+        if engine_update:
+            modified += collection.update_one({"_id": doc["_id"]}, engine_update).modified_count
+    if docs or not upsert:
+        return _UpdateOutcome(len(docs), modified)
+    return _UpdateOutcome(0, 0, _upsert_rewritten(collection, query, change, filters))
+
+
+def _rewritten_find_and_modify(collection: Any, query: dict[str, Any], change: dict[str, Any],
+                               sort: Any, fields: Any, upsert: bool, return_new: bool,
+                               array_filters: Any) -> tuple[Any, dict[str, Any]]:
+    """findAndModify's update half for updates mongomock cannot do alone."""
+    filters = parse_array_filters(array_filters, "findAndModify.arrayFilters")
+    check_update(change, filters)
+    existing = collection.find_one(query, sort=sort)
+    if existing is not None:
+        key = {"_id": existing["_id"]}
+        before = collection.find_one(key, fields)
+        engine_update = rewrite(change, existing, filters)
+        if engine_update:
+            collection.update_one(key, engine_update)
+        value = collection.find_one(key, fields) if return_new else before
+        return value, {"n": 1, "updatedExisting": True}
+    if not upsert:
+        return None, {"n": 0, "updatedExisting": False}
+    new_id = _upsert_rewritten(collection, query, change, filters)
+    value = collection.find_one({"_id": new_id}, fields) if return_new else None
+    return value, {"n": 1, "updatedExisting": False, "upserted": new_id}
+
+
 @command("update", kind=WRITE, counter="update")
 def update(ctx: Context) -> dict[str, Any]:
     name = ctx.collection_name()
@@ -158,7 +225,10 @@ def update(ctx: Context) -> dict[str, Any]:
             query, change = op["q"], op["u"]
             multi, upsert = bool(op.get("multi")), bool(op.get("upsert"))
             array_filters = op.get("arrayFilters")
-            if _is_replacement(change):
+            if needs_rewrite(change, array_filters):
+                result = _rewritten_update(collection, query, change, array_filters, multi,
+                                           upsert, f"update.updates.{index}.arrayFilters")
+            elif _is_replacement(change):
                 if multi:
                     raise CommandError(FAILED_TO_PARSE, "multi update is not supported for "
                                                         "replacement-style update")
@@ -228,12 +298,18 @@ def find_and_modify(ctx: Context) -> dict[str, Any]:
     return_new = ctx.get_bool("new")
     if remove == (change is not None):
         raise CommandError(FAILED_TO_PARSE, "Either an update or remove=true must be specified")
+    last_error: dict[str, Any]
     try:
-        existing = collection.find_one(query, sort=sort)
-        if remove:
+        if isinstance(change, dict) and not remove and not _is_replacement(change) \
+                and needs_rewrite(change, ctx.body.get("arrayFilters")):
+            value, last_error = _rewritten_find_and_modify(
+                collection, query, change, sort, fields, upsert, return_new,
+                ctx.body.get("arrayFilters"))
+        elif remove:
             value = collection.find_one_and_delete(query, projection=fields, sort=sort)
-            last_error: dict[str, Any] = {"n": 1 if value is not None else 0}
+            last_error = {"n": 1 if value is not None else 0}
         else:
+            existing = collection.find_one(query, sort=sort)
             method = (collection.find_one_and_replace if _is_replacement(change)
                       else collection.find_one_and_update)
             kwargs = {} if _is_replacement(change) else {

@@ -97,17 +97,11 @@ def test_updates_replace_and_deletes(coll: Any) -> None:
 
 def test_array_filters(coll: Any, listener: RecordingListener) -> None:
     coll.insert_one({"_id": 0, "tags": [1, 2, 3]})
-    try:
-        filtered = coll.update_one(
-            {"_id": 0}, {"$set": {"tags.$[t]": 0}}, array_filters=[{"t": {"$gte": 2}}]
-        )
-    except WriteError as error:
-        sent = _document(listener.commands("update")[-1]["updates"][0])
-        assert sent["arrayFilters"] == [{"t": {"$gte": 2}}]
-        if "not supported by the sandbox" in str(error):
-            pytest.skip("the sandbox (mongomock) does not implement arrayFilters; the "
-                        "command was checked as sent")
-        raise
+    filtered = coll.update_one(
+        {"_id": 0}, {"$set": {"tags.$[t]": 0}}, array_filters=[{"t": {"$gte": 2}}]
+    )
+    sent = _document(listener.commands("update")[-1]["updates"][0])
+    assert sent["arrayFilters"] == [{"t": {"$gte": 2}}]
     assert filtered.modified_count == 1
     assert coll.find_one({"_id": 0})["tags"] == [1, 0, 0]
 
@@ -190,15 +184,9 @@ def test_aggregate_merge_is_a_write(coll: Any, listener: RecordingListener) -> N
     coll.insert_many([{"k": i % 3} for i in range(12)])
     merged = fresh_name("merge")
     strong = coll.with_options(write_concern=WriteConcern(w=1, j=True))
-    try:
-        list(strong.aggregate([{"$match": {"k": 2}}, {"$merge": {"into": merged}}]))
-    except OperationFailure as error:
-        sent = listener.commands("aggregate")[-1]
-        assert sent["writeConcern"] == {"w": 1, "j": True}
-        if "not supported by the sandbox" in str(error):
-            pytest.skip("the sandbox (mongomock) does not implement $merge; the command "
-                        "was checked as sent")
-        raise
+    list(strong.aggregate([{"$match": {"k": 2}}, {"$merge": {"into": merged}}]))
+    sent = listener.commands("aggregate")[-1]
+    assert sent["writeConcern"] == {"w": 1, "j": True}
     assert coll.database[merged].count_documents({}) == 4
 
 
