@@ -32,6 +32,7 @@ from driver.read_preferences import ReadPreference, ServerMode
 from driver.sdam.selection import writable_server_selector
 from driver.sdam.types import ServerType, TopologyType
 from driver.session import ClientSession, ServerSession, ServerSessionPool, SessionOptions
+from driver.srv import SrvMonitor
 from driver.topology import Topology
 
 Address = tuple[str, int]
@@ -67,6 +68,7 @@ class MongoClient:
         self._topology: Topology | None = None
         self._reaper: threading.Thread | None = None
         self._reaper_stop = threading.Event()
+        self._srv_monitor: SrvMonitor | None = None
         self._server_sessions = ServerSessionPool()
         self._executor = Executor(self)
         self._codec_options = self._options.codec_options
@@ -87,9 +89,11 @@ class MongoClient:
             return topology
         with self._lock:
             if self._topology is None:
-                self._topology = self._build_topology()
-                self._topology.open()
+                topology = self._build_topology()
+                topology.open()
+                self._topology = topology
                 self._start_reaper()
+                self._start_srv_monitor(topology)
             return self._topology
 
     def _build_topology(self) -> Topology:
@@ -144,6 +148,18 @@ class MongoClient:
         topology_ref.append(topology)
         return topology
 
+    def _start_srv_monitor(self, topology: Topology) -> None:
+        # SRV polling spec: a mongodb+srv:// client rescans the records and feeds changes
+        # to the topology, but only while it is Sharded or Unknown; never load balanced.
+        monitor = None
+        if not self._options.load_balanced:
+            monitor = self._options.make_srv_monitor(
+                topology.on_srv_update, should_poll=lambda: topology.accepts_srv_updates
+            )
+        self._srv_monitor = monitor
+        if monitor is not None:
+            monitor.start()
+
     def _start_reaper(self) -> None:
         self._reaper_stop = threading.Event()
         stop = self._reaper_stop
@@ -192,10 +208,13 @@ class MongoClient:
                 return
             self._reaper_stop.set()
             reaper, self._reaper = self._reaper, None
+            srv_monitor, self._srv_monitor = self._srv_monitor, None
             with contextlib.suppress(Exception):
                 self._executor.process_pending_kills()
             self._end_sessions(topology)
             self._topology = None
+        if srv_monitor is not None:
+            srv_monitor.close()
         if reaper is not None and reaper is not threading.current_thread():
             reaper.join(timeout=2.0)
         topology.close()
