@@ -53,19 +53,23 @@ def _value_size(data: bytes, kind: int, pos: int) -> int:
 def _elements(data: bytes, start: int) -> list[tuple[str, int, int, int]]:
     """``(name, type, element_start, value_start)`` of each element, plus a sentinel whose
     element_start is the document's closing NUL."""
-    size = _INT32.unpack_from(data, start)[0]
+    size = _INT32.unpack_from(data, start)[0] if len(data) - start >= 5 else 0
     end = start + size - 1
     if size < 5 or end >= len(data) or data[end] != 0:
         raise InvalidBSON("invalid document length in reply", offset=start)
     pos = start + 4
     result: list[tuple[str, int, int, int]] = []
-    while pos < end:
-        kind = data[pos]
-        name_end = data.index(b"\x00", pos + 1)
-        name = data[pos + 1 : name_end].decode("utf-8", "replace")
-        value = name_end + 1
-        result.append((name, kind, pos, value))
-        pos = value + _value_size(data, kind, value)
+    try:
+        while pos < end:
+            kind = data[pos]
+            name_end = data.index(b"\x00", pos + 1)
+            name = data[pos + 1 : name_end].decode("utf-8", "replace")
+            value = name_end + 1
+            result.append((name, kind, pos, value))
+            pos = value + _value_size(data, kind, value)
+    except (struct.error, ValueError, IndexError):
+        # Malformed bytes only ever raise InvalidBSON, with where it went wrong.
+        raise InvalidBSON("truncated element in reply", offset=pos) from None
     if pos != end:
         raise InvalidBSON("document elements overrun its length", offset=pos)
     result.append(("", 0, end, end))
@@ -89,18 +93,25 @@ class CursorReplyParts:
     field: str
     batch: bytes
     count: int
+    #: Where the batch array starts in the reply (``batch`` is then left empty and
+    #: ``count`` is -1 when the parts were taken without copying the batch out).
+    batch_offset: int = -1
 
 
 def take_cursor_reply_apart(data: bytes) -> CursorReplyParts | None:
     """Split a ``{cursor: {id, ns, firstBatch|nextBatch: [...]}, ok...}`` reply; ``None``
     when the reply has no cursor document with a batch (an error reply, for instance)."""
+    return _take_apart(data, copy_batch=True)
+
+
+def _take_apart(data: bytes, copy_batch: bool) -> CursorReplyParts | None:
     top = _elements(data, 0)
     reply_rest: list[bytes] = []
     found: CursorReplyParts | None = None
     for index, (name, kind, element_start, value_start) in enumerate(top[:-1]):
         element_end = top[index + 1][2]
         if name == "cursor" and kind == 0x03 and found is None:
-            found = _split_cursor(data, value_start)
+            found = _split_cursor(data, value_start, copy_batch)
             if found is None:
                 return None
         else:
@@ -119,8 +130,9 @@ def split_cursor_reply(data: bytes) -> tuple[bytes, int, str, bytes, int] | None
     return parts.reply_rest, parts.cursor_id, parts.namespace, parts.batch, parts.count
 
 
-def _split_cursor(data: bytes, start: int) -> CursorReplyParts | None:
+def _split_cursor(data: bytes, start: int, copy_batch: bool) -> CursorReplyParts | None:
     cursor_id = 0
+    batch_offset = -1
     namespace = ""
     batch: bytes | None = None
     field = ""
@@ -129,7 +141,10 @@ def _split_cursor(data: bytes, start: int) -> CursorReplyParts | None:
     elements = _elements(data, start)
     for index, (name, kind, element_start, value) in enumerate(elements[:-1]):
         if name in ("firstBatch", "nextBatch") and kind == 0x04 and batch is None:
-            batch, count = _array_of_documents(data, value)
+            if copy_batch:
+                batch, count = _array_of_documents(data, value)
+            else:  # decoded in place by the caller, which checks every element
+                batch, count, batch_offset = b"", -1, value
             field = name
             continue
         if name == "id" and kind == 0x12:
@@ -138,12 +153,15 @@ def _split_cursor(data: bytes, start: int) -> CursorReplyParts | None:
             cursor_id = _INT32.unpack_from(data, value)[0]
         elif name == "ns" and kind == 0x02:
             length = _INT32.unpack_from(data, value)[0]
-            namespace = data[value + 4 : value + 4 + length - 1].decode("utf-8")
+            try:
+                namespace = data[value + 4 : value + 4 + length - 1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidBSON("cursor.ns is not valid UTF-8", offset=value) from None
         cursor_rest.append(data[element_start : elements[index + 1][2]])
     if batch is None:
         return None
     return CursorReplyParts(b"", _document_of(cursor_rest), cursor_id, namespace, field,
-                            batch, count)
+                            batch, count, batch_offset)
 
 
 def _array_of_documents(data: bytes, start: int) -> tuple[bytes, int]:
@@ -190,16 +208,21 @@ def decode_raw_reply(body: bytes, codec_options: Any) -> RawReply:
 
 
 def decode_cursor_reply(body: bytes, codec_options: Any) -> Any:
-    """A cursor reply fully decoded, its batch through ``decode_all``: for big batches that
-    is faster than decoding the nested array as part of the reply."""
-    from driver.bson import decode, decode_all
+    """A cursor reply fully decoded, its batch in one pass over the reply's own bytes
+    (``decode_document_array``, which runs the documents of one shape in a single loop):
+    for big batches that is faster than decoding the nested array as part of the reply."""
+    from driver.bson import DEFAULT_CODEC_OPTIONS, decode
+    from driver.bson.decoder import decode_document_array
 
-    parts = take_cursor_reply_apart(bytes(body))
+    data = body if type(body) is bytes else bytes(body)
+    parts = _take_apart(data, copy_batch=False)
     if parts is None:
-        return decode(body, codec_options)
+        return decode(data, codec_options)
     reply = decode(parts.reply_rest, codec_options)
     cursor = decode(parts.cursor_rest, codec_options)
-    cursor[parts.field] = decode_all(parts.batch, codec_options)
+    cursor[parts.field] = decode_document_array(
+        data, parts.batch_offset, codec_options or DEFAULT_CODEC_OPTIONS
+    )
     reply["cursor"] = cursor
     return reply
 

@@ -11,7 +11,10 @@ are turned into it at the element where they happened.
 
 With the default options, documents of a shape seen before are first tried by a
 function generated for that shape (``shapes.py``); whenever it cannot decode a
-document exactly as this loop would, this loop decodes it.
+document exactly as this loop would, this loop decodes it. ``decode_all`` and
+``decode_document_array`` (a cursor reply's batch, decoded in place in the reply) hand
+the documents after the first of a shape to that shape's run loop, and decode here only
+the ones it stops at.
 
 Decoded values: double → float, string → str, document → ``document_class``
 (``DBRef`` when it starts with ``$ref``/``$id`` as the DBRef spec describes), array →
@@ -42,7 +45,13 @@ from driver.bson.codec_options import (
 )
 from driver.bson.decimal128 import decimal128_from_bytes
 from driver.bson.objectid import ObjectId
-from driver.bson.shapes import TOP_LEVEL, Slot, decode_top_level, install_general_decoder
+from driver.bson.shapes import (
+    MAX_DOCUMENT_SIZE,
+    TOP_LEVEL,
+    Slot,
+    decode_top_level,
+    install_general_decoder,
+)
 from driver.bson.types import (
     DATETIME_MS_MAX,
     DATETIME_MS_MIN,
@@ -61,9 +70,17 @@ from driver.bson.types import (
 )
 from driver.errors import InvalidBSON
 
-#: The largest document accepted: the server's 16 MiB user limit plus the 16 KiB it
-#: allows itself for command replies that wrap a maximal document.
-MAX_DOCUMENT_SIZE = 16 * 1024 * 1024 + 16 * 1024
+#: The largest document accepted (``MAX_DOCUMENT_SIZE``, defined in shapes.py): the
+#: server's 16 MiB user limit plus the 16 KiB it allows itself for command replies that
+#: wrap a maximal document.
+__all__ = [
+    "MAX_DOCUMENT_SIZE",
+    "decode",
+    "decode_all",
+    "decode_document_array",
+    "decode_iter",
+    "is_valid",
+]
 
 _UNPACK_INT32 = struct.Struct("<i").unpack_from
 _UNPACK_INT64 = struct.Struct("<q").unpack_from
@@ -434,8 +451,18 @@ def decode_all(
             append(opts.document_class(raw[position : position + size], opts))
             position += size
         return documents
+    plain = opts._plain
     try:
         while position < total:
+            if plain:
+                shape = batch_slot.shape
+                runs = shape.run_loops() if shape is not None else None
+                if runs is not None:
+                    # Every following document of the batch's shape, in one loop; it
+                    # stops at the first one it cannot decode exactly, decoded below.
+                    position = runs[0](raw, position, total, append)
+                    if position >= total:
+                        break
             # The checks of _check_envelope, inline for the usual well-formed case.
             size = _UNPACK_INT32(raw, position)[0] if total - position >= 5 else 0
             if size < 5 or size > total - position or size > MAX_DOCUMENT_SIZE:
@@ -443,13 +470,62 @@ def decode_all(
             end = position + size - 1
             if raw[end]:
                 raise InvalidBSON("document does not end with a NUL byte", end)
-            if opts._plain:
+            if plain:
                 append(decode_top_level(raw, position + 4, end, batch_slot))
             else:
                 append(_decode_elements(raw, position + 4, end, opts, False))
             position = end + 1
     except RecursionError:
         raise InvalidBSON("document is nested too deeply to decode", position) from None
+    return documents
+
+
+def decode_document_array(data: bytes, start: int, codec_options: CodecOptions) -> list[Any]:
+    """The documents of the BSON array at ``start`` in ``data`` (a cursor reply's
+    ``firstBatch``/``nextBatch``), decoded in place without copying them out first.
+
+    Every element must be an embedded document; anything malformed raises
+    ``InvalidBSON`` with its offset in ``data``.
+    """
+    total = len(data)
+    size = _UNPACK_INT32(data, start)[0] if total - start >= 5 else 0
+    limit = start + size - 1  # the array's final NUL
+    if size < 5 or limit >= total or data[limit]:
+        raise InvalidBSON("invalid cursor batch array length", start)
+    opts = codec_options
+    documents: list[Any] = []
+    append = documents.append
+    batch_slot = Slot()
+    plain = opts._plain
+    position = start + 4
+    try:
+        while position < limit:
+            if plain:
+                shape = batch_slot.shape
+                runs = shape.run_loops() if shape is not None else None
+                if runs is not None:
+                    position = runs[1](data, position, limit, append)
+                    if position >= limit:
+                        break
+            if data[position] != 3:
+                raise InvalidBSON("a cursor batch element is not a document", position)
+            key_end = data.find(0, position + 1, limit)
+            if key_end < 0:
+                raise InvalidBSON("unterminated array index in cursor batch", position)
+            position = key_end + 1
+            size = _check_envelope(data, position, limit - position)
+            end = position + size - 1
+            if opts._is_raw:
+                append(opts.document_class(data[position : end + 1], opts))
+            elif plain:
+                append(decode_top_level(data, position + 4, end, batch_slot))
+            else:
+                append(_decode_elements(data, position + 4, end, opts, False))
+            position = end + 1
+    except RecursionError:
+        raise InvalidBSON("document is nested too deeply to decode", position) from None
+    if position != limit:
+        raise InvalidBSON("a batch document overruns its array", position)
     return documents
 
 

@@ -4,10 +4,15 @@ Most BSON a client reads comes in runs of documents with the same field names an
 types in the same order (a query batch, the items of an array, the sub-document at
 one place of every document). For such a *shape* (the sequence of element headers:
 type byte, name, NUL) this module generates a decoding function once, with ``exec``,
-that checks each expected header with ``bytes.startswith`` and reads the value with the
-type already known, then builds the dict in one display with constant keys. That skips
-finding, slicing and decoding every element name and dispatching on its type byte,
-which is most of the per-element work of the general loop in ``decoder.py``.
+that checks the expected headers and reads the values with their types already known
+(a run of fixed-size elements costs two ``struct`` unpacks: all its headers, compared
+at once, and all its values), then builds the dict in one display with constant keys.
+That skips finding, slicing and decoding every element name and dispatching on its type
+byte, which is most of the per-element work of the general loop in ``decoder.py``.
+For a document shape it also generates *run loops*, which decode every following
+document of the shape in a batch (laid end to end for ``decode_all``, or as the elements
+of a cursor reply's batch array) without a function call per document; a run stops at
+the first document it cannot decode exactly and hands that one back.
 
 Safety: a generated function never guesses. If any header differs, a length does not
 fit, a byte is wrong or Python raises on the way, it gives up (returns None) and the
@@ -15,7 +20,7 @@ general decoder decodes the document from scratch, producing exactly what it alw
 produces, errors with offsets included. A header match is exact (type byte, whole name,
 NUL), so a match reads the same elements the general loop would. Shapes are learnt
 from documents the general decoder has just accepted, under a small budget per place,
-so documents that never repeat cost only a failed ``startswith`` and rare rescans.
+so documents that never repeat cost only a failed header check and rare rescans.
 
 Only the default-like options use this path (``dict`` documents, naive datetimes in
 ``DATETIME_AUTO`` mode, strict UTF-8); documents whose first name is ``$ref`` (possible
@@ -34,8 +39,6 @@ from driver.bson.objectid import ObjectId
 from driver.bson.types import DATETIME_MS_MAX, DATETIME_MS_MIN, DatetimeMS, Int64
 
 _UNPACK_INT32 = struct.Struct("<i").unpack_from
-_UNPACK_INT64 = struct.Struct("<q").unpack_from
-_UNPACK_DOUBLE = struct.Struct("<d").unpack_from
 
 # The exceptions a generated function may hit on malformed input; it then gives up.
 _GIVE_UP = (IndexError, ValueError, struct.error)
@@ -53,6 +56,10 @@ _FIXED_SIZES = {1: 8, 7: 12, 8: 1, 9: 8, 10: 0, 16: 4, 18: 8}
 _PREFIXED = {2, 3, 4}
 
 DocumentDecoder = Callable[[bytes, int, int], Any]
+RunDecoder = Callable[[bytes, int, int, Callable[[Any], None]], int]
+
+#: The largest document accepted (as in decoder.py, which imports this module).
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024 + 16 * 1024
 
 
 class Slot:
@@ -72,11 +79,25 @@ class Slot:
 class Shape:
     """The generated decoder for one sequence of element headers."""
 
-    __slots__ = ("decode", "slots")
+    __slots__ = ("decode", "slots", "headers", "_runs")
 
-    def __init__(self, decode: DocumentDecoder, slots: list[Slot]) -> None:
+    def __init__(
+        self, decode: DocumentDecoder, slots: list[Slot], headers: tuple[bytes, ...] | None
+    ) -> None:
         self.decode = decode
         self.slots = slots
+        # A document shape's headers, from which its run loops are made when first needed.
+        self.headers = headers
+        self._runs: tuple[RunDecoder, RunDecoder] | None = None
+
+    def run_loops(self) -> tuple[RunDecoder, RunDecoder] | None:
+        """For a document shape, the loops decoding many such documents in one call,
+        laid end to end ([0]) or as the elements of an array ([1]); None for an array
+        shape. Generated on first use: most shapes (sub-documents) never need them."""
+        runs = self._runs
+        if runs is None and self.headers is not None:
+            runs = self._runs = _compile_runs(self.headers, self.slots)
+        return runs
 
 
 # (is an array, headers) → the compiled shape, shared by every place it fits.
@@ -107,81 +128,145 @@ def _signature(data: bytes, pos: int, end: int, array: bool) -> tuple[bytes, ...
     return tuple(headers)
 
 
-def _value_source(index: int, element_type: int) -> list[str]:
-    """Source lines reading element ``index``'s value into ``v{index}``."""
-    value = f"v{index}"
-    if element_type == 2:
-        return [
-            "size = unpack_int32(data, pos)[0]",
-            "stop = pos + 3 + size",
-            "if size < 1 or stop > end or data[stop]:",
-            "    return None",
-            f"{value} = data[pos + 4 : stop].decode()",
-            "pos = stop + 1",
-        ]
-    if element_type in (3, 4):
-        function = "decode_document" if element_type == 3 else "decode_array"
-        return [
-            "size = unpack_int32(data, pos)[0]",
-            "stop = pos + size - 1",
-            "if size < 5 or stop > end or data[stop]:",
-            "    return None",
-            f"{value} = {function}(data, pos + 4, stop, slots[{index}])",
-            "pos = stop + 1",
-        ]
-    if element_type == 16:
-        return [f"{value} = unpack_int32(data, pos)[0]", "pos += 4"]
-    if element_type == 1:
-        return [f"{value} = unpack_double(data, pos)[0]", "pos += 8"]
-    if element_type == 7:
-        return [
-            f"{value} = new_object(ObjectId)",
-            f"{value}._id = data[pos : pos + 12]",
-            "pos += 12",
-        ]
-    if element_type == 8:
-        return [
-            "byte = data[pos]",
-            "if byte > 1:",
-            "    return None",
-            f"{value} = byte == 1",
-            "pos += 1",
-        ]
-    if element_type == 9:
-        return [
-            "millis = unpack_int64(data, pos)[0]",
-            "if millis < MS_MIN or millis > MS_MAX:",
-            f"    {value} = DatetimeMS(millis)",
-            "else:",
-            f"    {value} = EPOCH + timedelta(0, 0, millis * 1000)",
-            "pos += 8",
-        ]
-    if element_type == 18:
-        return [f"{value} = int_new(Int64, unpack_int64(data, pos)[0])", "pos += 8"]
-    assert element_type == 10
-    return [f"{value} = None"]
+# Fixed-size element types: the struct code reading the value and its size in bytes.
+_STRUCT_CODES = {
+    1: ("d", 8),
+    7: ("12s", 12),
+    8: ("B", 1),
+    9: ("q", 8),
+    10: ("", 0),
+    16: ("i", 4),
+    18: ("q", 8),
+}
 
 
-def _compile(headers: tuple[bytes, ...], array: bool) -> Shape:
-    slots = [Slot() for _ in headers]
-    lines = ["def decode_shape(data, pos, end):", "    startswith = data.startswith"]
-    entries = []
-    for index, header in enumerate(headers):
-        lines.append(f"    if not startswith({header!r}, pos):")
-        lines.append("        return None")
-        lines.append(f"    pos += {len(header)}")
-        lines.extend("    " + line for line in _value_source(index, header[0]))
-        entries.append(f"v{index}" if array else f"{header[1:-1].decode()!r}: v{index}")
-    lines.append("    if pos != end:")
-    lines.append("        return None")
-    if array:
-        lines.append("    return [" + ", ".join(entries) + "]")
-    else:
-        lines.append("    return {" + ", ".join(entries) + "}")
-    namespace: dict[str, Any] = {
-        "unpack_int32": _UNPACK_INT32,
-        "unpack_int64": _UNPACK_INT64,
-        "unpack_double": _UNPACK_DOUBLE,
+def _segment_formats(items: list[tuple[int, str, int]]) -> str:
+    """A little-endian struct format reading ``(offset, code, size)`` items in order and
+    skipping the bytes between them."""
+    parts = ["<"]
+    position = 0
+    for offset, code, size in items:
+        if offset > position:
+            parts.append(f"{offset - position}x")
+        parts.append(code)
+        position = offset + size
+    return "".join(parts)
+
+
+def _body_source(
+    headers: tuple[bytes, ...], namespace: dict[str, Any], fail: str, size_check: str | None
+) -> list[str]:
+    """Source lines decoding the elements into ``v0``, ``v1``... (``fail`` is the statement
+    run when the bytes do not fit the shape).
+
+    Elements are read in *segments*: a run of fixed-size elements, closed by either the
+    length prefix of a string/document/array or the end of the document. Each segment
+    costs two C calls: one ``struct`` unpack of all its headers, compared at once with the
+    expected ones, and one unpack of all its values; a string's length prefix comes with
+    the segment before it.
+
+    Without ``size_check``, ``pos`` starts at the first element and ``end`` (the final
+    NUL's offset) is known. With it, ``pos`` starts at the document's length prefix,
+    which the first segment reads into ``size``; ``size_check`` (which sets ``end`` and
+    checks the envelope as the general path would) runs right after, before any value
+    is decoded: a malformed sub-document must only raise once its document's envelope
+    was found sound, as in the general path.
+    """
+    lines: list[str] = []
+    index = 0
+    count = len(headers)
+    offset = 0
+    segment_number = 0
+    if size_check is not None and not headers:
+        return ["size = unpack_int32(data, pos)[0]", size_check, "pos += 4"]
+    while index < count:
+        header_items: list[tuple[int, str, int]] = []
+        value_items: list[tuple[int, str, int]] = []
+        names: list[str] = []
+        expected: list[bytes] = []
+        after: list[str] = []
+        if segment_number == 0 and size_check is not None:
+            value_items.append((0, "i", 4))
+            names.append("size")
+            offset = 4
+        else:
+            offset = 0
+        closing: tuple[int, int, int] | None = None  # (index, type, offset of length)
+        while index < count:
+            header = headers[index]
+            element_type = header[0]
+            header_items.append((offset, f"{len(header)}s", len(header)))
+            expected.append(header)
+            offset += len(header)
+            value = f"v{index}"
+            if element_type in _PREFIXED:
+                value_items.append((offset, "i", 4))
+                names.append(f"n{index}")
+                closing = (index, element_type, offset)
+                offset += 4
+                index += 1
+                break
+            code, size = _STRUCT_CODES[element_type]
+            if element_type == 10:
+                after.append(f"{value} = None")
+            else:
+                value_items.append((offset, code, size))
+                names.append(value)
+            if element_type == 8:  # BOOLEANS[byte] raises IndexError past 1: give up
+                after.append(f"{value} = BOOLEANS[{value}]")
+            elif element_type == 9:
+                after += [
+                    f"if {value} < MS_MIN or {value} > MS_MAX:",
+                    f"    {value} = DatetimeMS({value})",
+                    "else:",
+                    f"    {value} = EPOCH + timedelta(0, 0, {value} * 1000)",
+                ]
+            elif element_type == 18:
+                after.append(f"{value} = int_new(Int64, {value})")
+            elif element_type == 7:
+                after += ["oid = new_object(ObjectId)", f"oid._id = {value}", f"{value} = oid"]
+            offset += size
+            index += 1
+        segment = str(segment_number)
+        namespace[f"headers{segment}"] = struct.Struct(_segment_formats(header_items)).unpack_from
+        namespace[f"expected{segment}"] = tuple(expected)
+        lines += [f"if headers{segment}(data, pos) != expected{segment}:", f"    {fail}"]
+        if names:  # (a segment of nulls has no values)
+            values = struct.Struct(_segment_formats(value_items)).unpack_from
+            namespace[f"values{segment}"] = values
+            lines.append(", ".join(names) + f", = values{segment}(data, pos)")
+        if segment_number == 0 and size_check is not None:
+            lines.append(size_check)
+        lines += after
+        if closing is None:
+            lines.append(f"pos += {offset}")
+        else:
+            closing_index, element_type, length_at = closing
+            size_name, value = f"n{closing_index}", f"v{closing_index}"
+            if element_type == 2:
+                lines += [
+                    f"stop = pos + {length_at + 3} + {size_name}",
+                    f"if {size_name} < 1 or stop > end or data[stop]:",
+                    f"    {fail}",
+                    f"{value} = data[pos + {length_at + 4} : stop].decode()",
+                ]
+            else:
+                function = "decode_document" if element_type == 3 else "decode_array"
+                lines += [
+                    f"stop = pos + {length_at - 1} + {size_name}",
+                    f"if {size_name} < 5 or stop > end or data[stop]:",
+                    f"    {fail}",
+                    f"{value} = {function}(data, pos + {length_at + 4}, stop, "
+                    f"slots[{closing_index}])",
+                ]
+            lines.append("pos = stop + 1")
+        segment_number += 1
+    return lines
+
+
+def _namespace(slots: list[Slot]) -> dict[str, Any]:
+    """The names the generated code uses (its only globals)."""
+    return {
         "new_object": object.__new__,
         "int_new": int.__new__,
         "ObjectId": ObjectId,
@@ -194,10 +279,83 @@ def _compile(headers: tuple[bytes, ...], array: bool) -> Shape:
         "decode_document": decode_document,
         "decode_array": decode_array,
         "slots": slots,
+        "unpack_int32": _UNPACK_INT32,
+        "GIVE_UP": (*_GIVE_UP, RecursionError),
+        "MAX_SIZE": MAX_DOCUMENT_SIZE,
+        "BOOLEANS": (False, True),
     }
+
+
+def _result_source(headers: tuple[bytes, ...], array: bool) -> str:
+    if array:
+        return "[" + ", ".join(f"v{index}" for index in range(len(headers))) + "]"
+    return (
+        "{"
+        + ", ".join(f"{header[1:-1].decode()!r}: v{index}" for index, header in enumerate(headers))
+        + "}"
+    )
+
+
+def _compile(headers: tuple[bytes, ...], array: bool) -> Shape:
+    slots = [Slot() for _ in headers]
+    namespace = _namespace(slots)
+    lines = ["def decode_shape(data, pos, end):"]
+    lines += ["    " + line for line in _body_source(headers, namespace, "return None", None)]
+    lines += [
+        "    if pos != end:",
+        "        return None",
+        f"    return {_result_source(headers, array)}",
+    ]
     # The source holds only literals made with repr() of checked header bytes and names.
     exec("\n".join(lines), namespace)
-    return Shape(namespace["decode_shape"], slots)
+    return Shape(namespace["decode_shape"], slots, None if array else headers)
+
+
+def _compile_runs(headers: tuple[bytes, ...], slots: list[Slot]) -> tuple[RunDecoder, RunDecoder]:
+    """The document shape's body in a loop over documents laid end to end (``in_array``
+    False) or over the elements of an array of documents (True), up to ``limit`` (the end
+    of the data, or the array's final NUL). Each returns where it stopped: ``limit``, or
+    the start of the first document (element) it could not decode exactly."""
+    namespace = _namespace(slots)
+    result = _result_source(headers, False)
+    size_check = (
+        "if size < 5 or size > MAX_SIZE or (end := pos + size - 1) >= limit or data[end]:\n"
+        "    return begin"
+    )
+    body = [
+        "            " + line
+        for block in _body_source(headers, namespace, "return begin", size_check)
+        for line in block.split("\n")
+    ]
+    lines: list[str] = []
+    for in_array in (False, True):
+        lines += [
+            f"def decode_run_{int(in_array)}(data, pos, limit, append):",
+            "    find = data.find",
+            "    while pos < limit:",
+            "        begin = pos",
+        ]
+        if in_array:
+            lines += [
+                "        if data[pos] != 3:",
+                "            return begin",
+                "        pos = find(b'\\x00', pos + 1, limit) + 1",
+                "        if pos == 0:",
+                "            return begin",
+            ]
+        lines += ["        try:", *body]
+        lines += [
+            "            if pos != end:",
+            "                return begin",
+            "        except GIVE_UP:",
+            "            return begin",
+            f"        append({result})",
+            "        pos = end + 1",
+            "    return pos",
+        ]
+    # The source holds only literals made with repr() of checked header bytes and names.
+    exec("\n".join(lines), namespace)
+    return namespace["decode_run_0"], namespace["decode_run_1"]
 
 
 def _learn(slot: Slot, data: bytes, start: int, end: int, array: bool) -> None:
