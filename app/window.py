@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QSplitter,
+    QTabWidget,
     QWidget,
 )
 
@@ -64,6 +65,18 @@ class MainWindow(QMainWindow):
             f"Binnacle {__version__}\nA desktop explorer for MongoDB clusters", splitter
         )
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Collection pages, one tab each, opened by activating a collection in the tree.
+        self.pages = QTabWidget(splitter)
+        self.pages.setObjectName("collectionPages")
+        self.pages.setTabsClosable(True)
+        self.pages.setDocumentMode(True)
+        self.pages.tabCloseRequested.connect(lambda number: self.close_page(
+            self.pages.widget(number)))
+        self.pages.hide()
+        self.read_only_connections: set[int] = set()  # Connection.ident of read-only ones
+        self._query_store: Any = None
+        self._view_settings: Any = None
+        self.explorer.view.activated.connect(self._tree_activated)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([480, 720])
         self.setCentralWidget(splitter)
@@ -135,11 +148,13 @@ class MainWindow(QMainWindow):
         return self.pool
 
     async def open_connection(self, uri: str, label: str | None = None,
-                              color: str | None = None) -> Connection:
+                              color: str | None = None, *, read_only: bool = False
+                              ) -> Connection:
         """Open a connection as a new tree row and load its databases.
 
         Returns once the databases are listed; a failure (wrong password, no server)
-        is shown on the row and in the status bar, not raised.
+        is shown on the row and in the status bar, not raised. ``read_only`` (a
+        favorite's setting) disables every write path of its collection pages.
         """
         from app.services.bridge import EventBridge
         from app.services.client_service import ClientService
@@ -151,6 +166,8 @@ class MainWindow(QMainWindow):
         service = ClientService(uri, **kwargs)
         connection = self.tree_model.add_connection(label or connection_label(uri), service,
                                                     color)
+        if read_only:
+            self.read_only_connections.add(connection.ident)
         self.attach_bridge(bridge, connection)
         self.explorer.select(connection.node)
         self.statusBar().showMessage(f"Connecting to {connection.label}…", 5000)
@@ -168,8 +185,70 @@ class MainWindow(QMainWindow):
     def _close_requested(self, connection: Connection) -> None:
         self.spawn(lambda: self.close_connection(connection))
 
+    # -- collection pages ---------------------------------------------------------
+    def _tree_activated(self, index: Any) -> None:
+        node = self.tree_model.node(index.siblingAtColumn(0))
+        if node is not None and node.kind == "collection" and node.parent is not None:
+            self.open_collection(node.root_connection(), node.parent.name, node.name)
+
+    def open_collection(self, connection: Connection, db: str, collection: str) -> Any:
+        """Show the page of ``db.collection`` (a new tab, or the one already open)."""
+        from app.documents.collection_page import CollectionPage
+        from app.documents.document_views import ViewSettings
+        from app.documents.history import QueryStore
+        from app.settings import atomic_write
+
+        for number in range(self.pages.count()):
+            page: Any = self.pages.widget(number)
+            if (getattr(page, "service", None) is connection.service and page.db == db
+                    and page.collection == collection):
+                self.pages.setCurrentIndex(number)
+                return page
+        if self._query_store is None:
+            self._query_store = QueryStore()
+            self._view_settings = ViewSettings(writer=self.file_writer or atomic_write)
+        page = CollectionPage(
+            connection.service, db, collection,
+            read_only=connection.ident in self.read_only_connections,
+            store=self._query_store, settings=self._view_settings,
+            connection_key=connection.label, parent=self.pages)
+        page.writeFinished.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        number = self.pages.addTab(page, f"{db}.{collection}")
+        self.pages.setTabToolTip(number, f"{connection.label}: {db}.{collection}")
+        self.pages.setCurrentIndex(number)
+        self.welcome.hide()
+        self.pages.show()
+        page.query()
+        return page
+
+    def set_read_only(self, connection: Connection, read_only: bool) -> None:
+        """Turn read-only mode on or off for a connection and its open pages."""
+        if read_only:
+            self.read_only_connections.add(connection.ident)
+        else:
+            self.read_only_connections.discard(connection.ident)
+        for number in range(self.pages.count()):
+            open_page: Any = self.pages.widget(number)
+            if getattr(open_page, "service", None) is connection.service:
+                open_page.set_read_only(read_only)
+
+    def close_page(self, page: Any) -> None:
+        number = self.pages.indexOf(page)
+        if number < 0:
+            return
+        page.close_page()
+        self.pages.removeTab(number)
+        page.deleteLater()
+        if self.pages.count() == 0:
+            self.pages.hide()
+            self.welcome.show()
+
     async def close_connection(self, connection: Connection) -> None:
         """Remove the connection's row and close its client (monitors, pools)."""
+        for number in reversed(range(self.pages.count())):
+            page = self.pages.widget(number)
+            if getattr(page, "service", None) is connection.service:
+                self.close_page(page)
         self.tree_model.remove_connection(connection)
         self._topologies.pop(connection.ident, None)
         self._show_current_topology()
@@ -179,6 +258,8 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Close every connection (main awaits this after the loop stops)."""
         self.tree_model.cancel_all()
+        for number in reversed(range(self.pages.count())):
+            self.close_page(self.pages.widget(number))
         for connection in self.tree_model.connections:
             self.tree_model.remove_connection(connection)
             try:

@@ -107,7 +107,8 @@ class QueryCompleter(QObject):
         offers = candidates(prefix, self.fields)
         popup = self.completer.popup()
         if not offers:
-            popup.hide()
+            if popup is not None:
+                popup.hide()
             return
         self._edit = edit
         self.completer.setWidget(edit)

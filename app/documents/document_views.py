@@ -103,6 +103,19 @@ class EditableTreeModel(DocumentTreeModel):
     def __init__(self, parent: QObject | None = None, *, utc: bool = True) -> None:
         super().__init__(parent, utc=utc)
         self.editable = True
+        # Asked before a root fetch: QTreeView asks for more rows on every layout, even
+        # when the last row is far below the viewport, and would pull the whole
+        # collection; the list view lets a fetch through only near the bottom.
+        self.fetch_gate: Callable[[], bool] | None = None
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:  # noqa: N802 - Qt's name
+        if not parent.isValid() and self.fetch_gate is not None and not self.fetch_gate():
+            return False
+        return super().canFetchMore(parent)
+
+    def can_fetch_documents(self) -> bool:
+        """More documents can be fetched (whatever the view's scroll position)."""
+        return super().canFetchMore(QModelIndex())
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         flags = super().flags(index)
@@ -131,7 +144,7 @@ class EditableTableModel(DocumentTableModel):
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         flags = super().flags(index)
-        if self.editable and index.isValid() and not is_container(index.data(ValueRole)):
+        if self.editable and index.isValid() and not is_container(self.cell_value(index)):
             flags |= Qt.ItemFlag.ItemIsEditable
         return flags
 
@@ -171,7 +184,9 @@ class ValueDelegate(QStyledItemDelegate):
         except ShellSyntaxError as exc:
             self.rejected.emit(f"Not changed: {exc}")
             return
-        self._commit(QModelIndex(index), value)
+        self._commit(QModelIndex(index) if isinstance(index, QModelIndex)
+                     else index.model().index(index.row(), index.column(), index.parent()),
+                     value)
 
 
 # --- list view ------------------------------------------------------------------------
@@ -196,11 +211,24 @@ class DocumentListView(QTreeView):
 
     def setModel(self, model: Any) -> None:  # noqa: N802 - Qt's name
         super().setModel(model)
+        if isinstance(model, EditableTreeModel):
+            model.fetch_gate = self.wants_more
+            self.verticalScrollBar().valueChanged.connect(self._scrolled)
         header = self.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.resizeSection(0, 220)
+
+    def wants_more(self) -> bool:
+        """True when the last rows are in (or near) view: time to fetch the next batch."""
+        bar = self.verticalScrollBar()
+        return bar.maximum() == 0 or bar.value() >= bar.maximum() - bar.pageStep()
+
+    def _scrolled(self, _value: int) -> None:
+        model = self.model()
+        if model is not None and model.canFetchMore(QModelIndex()):
+            model.fetchMore(QModelIndex())
 
     def show_more(self, index: QModelIndex) -> int:
         model = self.model()
@@ -293,6 +321,10 @@ class DocumentTableView(QWidget):
         self.table.setObjectName("documents-table")
         self.table.setModel(model)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         header = self.table.horizontalHeader()
@@ -379,8 +411,8 @@ class DocumentTableView(QWidget):
 
     # -- drill down -----------------------------------------------------------------
     def _drill(self, index: QModelIndex) -> None:
-        value = index.data(ValueRole)
-        if is_container(value):
+        if is_container(self.model.cell_value(index)):
+            value = index.data(ValueRole)
             self.drill(f"{index.row() + 1}.{self.model.columns[index.column()]}", value)
 
     def _drill_nested(self, index: QModelIndex) -> None:
@@ -413,6 +445,6 @@ class DocumentTableView(QWidget):
         self.back_button.hide()
         self.crumb.hide()
         if self._nested_model is not None:
-            self.nested.setModel(None)  # type: ignore[arg-type]
+            self.nested.setModel(None)
             self._nested_model.deleteLater()
             self._nested_model = None

@@ -114,10 +114,10 @@ class DocumentEditor(QDialog):
             cursor.setPosition(min(self.error.offset, len(self.text.toPlainText())))
             cursor.movePosition(QTextCursor.MoveOperation.NextCharacter,
                                 QTextCursor.MoveMode.KeepAnchor)
-            mark.cursor = cursor  # type: ignore[attr-defined]
+            mark.cursor = cursor
             underline = QTextCharFormat()
             underline.setBackground(QColor("#ffcdd2"))
-            mark.format = underline  # type: ignore[attr-defined]
+            mark.format = underline
             selections.append(mark)
         else:
             notes = type_changes(self.original, self.document or {}) if self.original else []
@@ -182,7 +182,7 @@ def preview_update(document: Mapping[str, Any], update: Any) -> dict[str, Any] |
     """``document`` after a ``$set``/``$unset`` update, or None for other updates."""
     if not isinstance(update, Mapping) or not set(update) <= {"$set", "$unset"}:
         return None
-    result = _deep_copy(dict(document))
+    result: dict[str, Any] = _deep_copy(dict(document))
     for path, value in dict(update.get("$set", {})).items():
         target, key = _parent_of(result, path, create=True)
         if target is not None:

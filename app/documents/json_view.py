@@ -72,6 +72,11 @@ class JsonView(QPlainTextEdit):
         self._starts: list[int] = []  # first text block of each document
         self.highlighter = JsonHighlighter(self.document())
 
+    @property
+    def document_count(self) -> int:
+        """How many documents the text holds."""
+        return len(self._documents)
+
     def set_documents(self, documents: list[Any]) -> None:
         self._documents = list(documents)
         parts: list[str] = []

@@ -218,6 +218,63 @@ class DocumentTreeModel(QAbstractItemModel):
     def raw_document(self, row: int) -> RawBSONDocument:
         return self._documents[row].value  # type: ignore[no-any-return]
 
+    # -- rows changed by the page's own writes ---------------------------------------
+    def _drop_scans_under(self, node: _Node) -> None:
+        """Forget pending scans of ``node`` and of fields inside it (they are replaced)."""
+
+        def inside(candidate: _Node | None) -> bool:
+            while candidate is not None:
+                if candidate is node:
+                    return True
+                candidate = candidate.parent
+            return False
+
+        self._scans = deque(scan for scan in self._scans if not inside(scan[1]))
+
+    def replace_document(self, row: int, raw: bytes) -> None:
+        """Show a new version of the document at ``row`` (the server's, after an edit);
+        an expanded row stays expanded with the new fields."""
+        node = self._documents[row]
+        index = self.createIndex(row, 0, node)
+        self._drop_scans_under(node)
+        shown = node.children is not None
+        if node.children:
+            self.beginRemoveRows(index, 0, len(node.children) - 1)
+            node.children = []
+            self.endRemoveRows()
+        node.value = RawBSONDocument(raw)
+        node.entries = None
+        node.state = "raw"
+        if not shown:
+            node.children = None
+        elif node.needs_background_decode():
+            node.children = []
+            self._start_decode(node)
+        else:
+            node.entries = _entries_of(node.value)
+            node.state = "ready"
+            node.children = []
+            count = min(CHILD_PAGE, node.size())
+            if count:
+                self.beginInsertRows(index, 0, count - 1)
+                self._extend_children(node)
+                self.endInsertRows()
+        self.dataChanged.emit(index, index.siblingAtColumn(TYPE_COLUMN))
+
+    def remove_document(self, row: int) -> None:
+        """Take the document at ``row`` out (it was deleted); later rows move up."""
+        self._drop_scans_under(self._documents[row])
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._documents[row]
+        for number in range(row, len(self._documents)):
+            later = self._documents[number]
+            later.row = number
+            later.key = str(number + 1)
+        self.endRemoveRows()
+        if row < len(self._documents):
+            self.dataChanged.emit(self.index(row, KEY_COLUMN),
+                                  self.index(len(self._documents) - 1, KEY_COLUMN))
+
     # -- structure ----------------------------------------------------------------
     def _node(self, index: AnyIndex) -> _Node | None:
         if not index.isValid():

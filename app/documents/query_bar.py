@@ -5,7 +5,8 @@ A field that does not parse shows its error in place (``line 2, column 5: expect
 and Find stays disabled until every field parses. Find (or Ctrl+Enter) emits
 ``findRequested(QuerySpec)``; while a query runs the button becomes Cancel
 (``cancelRequested``). Reset clears the fields; Explain emits ``explainRequested``. With
-a ``QueryStore`` the bar records every query it runs and offers the last ones again.
+a ``QueryStore`` the bar records every query it runs and offers the last ones again, and
+saves named favourite queries ("★ Save…") offered in their own list.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -167,10 +169,25 @@ class QueryBar(QWidget):
             self.edits[name] = edit
             self.error_labels[name] = label
 
+        self._form = form
+        # Compass-like: only the filter shows until the user opens the options.
+        self.options_button = QPushButton("Options", self)
+        self.options_button.setObjectName("query-options")
+        self.options_button.setCheckable(True)
+        self.options_button.toggled.connect(self.set_options_visible)
+
         self.history_box = QComboBox(self)
         self.history_box.setObjectName("query-history")
         self.history_box.setPlaceholderText("Recent queries")
         self.history_box.activated.connect(self._apply_history)
+        self.favorites_box = QComboBox(self)
+        self.favorites_box.setObjectName("query-favorites")
+        self.favorites_box.setPlaceholderText("Favourite queries")
+        self.favorites_box.activated.connect(self._apply_favorite)
+        self.save_button = QPushButton("★ Save…", self)
+        self.save_button.setObjectName("query-save-favorite")
+        self.save_button.setToolTip("Save this query as a named favourite")
+        self.save_button.clicked.connect(self.ask_favorite_name)
         self.find_button = QPushButton("Find", self)
         self.find_button.setDefault(True)
         self.find_button.clicked.connect(self._find_or_cancel)
@@ -180,6 +197,9 @@ class QueryBar(QWidget):
         self.reset_button.clicked.connect(self.reset)
         buttons = QHBoxLayout()
         buttons.addWidget(self.history_box, 1)
+        buttons.addWidget(self.favorites_box, 1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.options_button)
         buttons.addWidget(self.reset_button)
         buttons.addWidget(self.explain_button)
         buttons.addWidget(self.find_button)
@@ -189,6 +209,16 @@ class QueryBar(QWidget):
         layout.addLayout(buttons)
         self._refresh_history()
         self.validate()
+        self.set_options_visible(False)
+
+    def set_options_visible(self, visible: bool) -> None:
+        """Show or hide every field but the filter (a field with text stays shown)."""
+        for row, name in enumerate(QUERY_FIELDS):
+            if name != "filter":
+                shown = visible or bool(self.edits[name].toPlainText().strip())
+                self._form.setRowVisible(row, shown)
+        if self.options_button.isChecked() != visible:
+            self.options_button.setChecked(visible)
 
     # -- state --------------------------------------------------------------------
     def texts(self) -> dict[str, str]:
@@ -197,6 +227,7 @@ class QueryBar(QWidget):
     def set_texts(self, texts: Mapping[str, str]) -> None:
         for name, edit in self.edits.items():
             edit.setPlainText(texts.get(name, ""))
+        self.set_options_visible(self.options_button.isChecked())
 
     @property
     def spec(self) -> QuerySpec | None:
@@ -251,12 +282,48 @@ class QueryBar(QWidget):
         self.history_box.clear()
         if self._store is None or self._history_key is None:
             self.history_box.setEnabled(False)
+            self.favorites_box.setEnabled(False)
+            self.save_button.setEnabled(False)
             return
         for texts in self._store.history(self._history_key):
             summary = " ".join(f"{k}: {' '.join(v.split())}" for k, v in texts.items())
             self.history_box.addItem(summary[:120], texts)
         self.history_box.setEnabled(self.history_box.count() > 0)
         self.history_box.setCurrentIndex(-1)
+        self.favorites_box.clear()
+        for name, texts in self._store.favorites(self._history_key).items():
+            self.favorites_box.addItem(name, texts)
+        self.favorites_box.setEnabled(self.favorites_box.count() > 0)
+        self.favorites_box.setCurrentIndex(-1)
+
+    # -- favourites -----------------------------------------------------------------
+    def ask_favorite_name(self) -> QInputDialog | None:
+        """Ask for a name (a window-modal dialog, no nested event loop), then save."""
+        if self._store is None or self._history_key is None or not self.validate():
+            return None
+        dialog = QInputDialog(self)
+        dialog.setObjectName("favorite-name")
+        dialog.setLabelText("Name of this favourite query:")
+        dialog.textValueSelected.connect(self.save_favorite)
+        dialog.open()
+        return dialog
+
+    def save_favorite(self, name: str) -> bool:
+        if self._store is None or self._history_key is None or not self.validate():
+            return False
+        assert self._spec is not None
+        try:
+            self._store.save_favorite(self._history_key, name, self._spec.texts)
+        except (ValueError, PermissionError) as exc:
+            self.save_button.setToolTip(f"Not saved: {exc}")
+            return False
+        self._refresh_history()
+        return True
+
+    def _apply_favorite(self, row: int) -> None:
+        texts = self.favorites_box.itemData(row)
+        if isinstance(texts, dict):
+            self.set_texts(texts)
 
     def _apply_history(self, row: int) -> None:
         texts = self.history_box.itemData(row)

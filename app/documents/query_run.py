@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from app.documents.cursor_source import CursorBatchSource
+from app.documents.display import split_batch
+from app.documents.raw_elements import id_element
 
 
 class _Model(Protocol):
@@ -99,6 +101,23 @@ class QueryRun(QObject):
         self.source.cancel()
         self.in_flight = False
         self._answer_error(reason)
+
+    def replace_document(self, key: bytes, raw: bytes | None) -> bool:
+        """Put a document's new version (``None``: deleted) into the kept batches, so a
+        model fed from them later does not show the old one. ``key`` is its ``_id``
+        element (``raw_elements.id_element``). True if it was found."""
+        for number, batch in enumerate(self.batches):
+            documents = split_batch(batch)
+            for position, document in enumerate(documents):
+                if document[4 : 4 + len(key)] == key or id_element(document) == key:
+                    if raw is None:
+                        del documents[position]
+                        self.documents -= 1
+                    else:
+                        documents[position] = raw
+                    self.batches[number] = b"".join(documents)
+                    return True
+        return False
 
     # -- the source's target ---------------------------------------------------------
     def append_batch(self, generation: int, raw_batch: bytes, *, last: bool = False) -> bool:

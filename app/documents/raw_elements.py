@@ -221,3 +221,13 @@ class ElementIndex:
     def head(self, count: int) -> dict[str, Any]:
         """The first ``count`` elements decoded, for a one-line summary."""
         return {self.key(row): self.value(row) for row in range(min(count, len(self)))}
+
+
+def id_element(raw: bytes) -> bytes | None:
+    """The ``_id`` element's bytes (type, name and value) of a document: two documents
+    have the same ``_id`` exactly when these bytes are equal."""
+    index = ElementIndex.scan(raw)
+    for position in range(len(index)):
+        if index.key(position) == "_id":
+            return raw[index.starts[position] : index.starts[position + 1]]
+    return None

@@ -98,7 +98,9 @@ def _scalar(value: Any) -> str | None:
         return f'BinData(0, "{base64.b64encode(bytes(value)).decode("ascii")}")'
     if isinstance(value, Regex):
         pattern = value.pattern
-        if pattern and not pattern.endswith("\\") and not _UNSAFE_IN_REGEX_LITERAL.search(pattern):
+        # "/*" would open a comment rather than a regular expression literal.
+        if (pattern and not pattern.endswith("\\") and not pattern.startswith("*")
+                and not _UNSAFE_IN_REGEX_LITERAL.search(pattern)):
             # A trailing odd backslash or a '[' left open would change where it ends.
             if "[" not in pattern:
                 return f"/{pattern}/{value.flags}"

@@ -152,6 +152,38 @@ class DocumentTableModel(QAbstractTableModel):
         if self._feed.end(generation):
             self.fetchFailed.emit(message)
 
+    def cell_value(self, index: AnyIndex) -> Any:
+        """A cell's value as stored: documents and arrays stay raw, long strings lazy
+        (cheap: ``ValueRole`` decodes a 15 MB array into a list). None when missing."""
+        if not index.isValid():
+            return None
+        value = self._rows[index.row()].get(self._columns[index.column()])
+        return None if value is _MISSING else value
+
+    def replace_document(self, row: int, raw: bytes) -> None:
+        """Show a new version of the document at ``row`` (after an edit)."""
+        index = ElementIndex.scan(raw)
+        new_columns = []
+        for position in range(len(index)):
+            name = index.key(position)
+            if name not in self._known:
+                self._known.add(name)
+                new_columns.append(name)
+        if new_columns:
+            first = len(self._columns)
+            self.beginInsertColumns(_ROOT, first, first + len(new_columns) - 1)
+            self._columns.extend(new_columns)
+            self.endInsertColumns()
+        self._rows[row] = _Row(RawBSONDocument(raw), index)
+        if self._columns:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
+
+    def remove_document(self, row: int) -> None:
+        """Take the document at ``row`` out (it was deleted)."""
+        self.beginRemoveRows(_ROOT, row, row)
+        del self._rows[row]
+        self.endRemoveRows()
+
     def canFetchMore(self, parent: AnyIndex) -> bool:
         return not parent.isValid() and (bool(self._pending) or self._feed.can_fetch())
 

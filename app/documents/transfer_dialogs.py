@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,13 @@ EXPORT_FORMATS = {
 EXPORT_SCOPES = ("query", "collection", "database")
 
 
-def describe_progress(progress: Progress, prefix: str = "") -> str:
+def describe_progress(progress: Progress, prefix: str = "",
+                      total_bytes: int | None = None) -> str:
+    """"1,200 documents, 3.1 MB, 4,000/s, 12 s left" (time left from the document total,
+    or for imports from the file's size)."""
     eta = progress.eta_s
+    if eta is None and total_bytes and progress.bytes and progress.elapsed_s > 0:
+        eta = max(0.0, (total_bytes - progress.bytes) / (progress.bytes / progress.elapsed_s))
     left = f", {eta:.0f} s left" if eta is not None else ""
     return (f"{prefix}{progress.documents:,} documents, {human_size(progress.bytes)}, "
             f"{progress.rate:,.0f}/s{left}")
@@ -77,10 +82,11 @@ class _TransferDialog(QDialog):
         self.page = page
         self.cancel_event = threading.Event()
         self._progress: queue.SimpleQueue[tuple[str, Progress]] = queue.SimpleQueue()
-        self._total: int | None = None
+        self.total_bytes: int | None = None  # an import's file size
         self.running = False
         self.result_value: Any = None
         self.error: str | None = None
+        self.last_progress = ""
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.hide()
@@ -126,7 +132,12 @@ class _TransferDialog(QDialog):
         if progress.total_documents:
             self.progress_bar.setRange(0, progress.total_documents)
             self.progress_bar.setValue(min(progress.documents, progress.total_documents))
-        self.progress_label.setText(describe_progress(progress, f"{name}: " if name else ""))
+        elif self.total_bytes:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(min(1000, progress.bytes * 1000 // self.total_bytes))
+        self.last_progress = describe_progress(progress, f"{name}: " if name else "",
+                                               self.total_bytes)
+        self.progress_label.setText(self.last_progress)
 
     def run_job(self, job: Callable[[], Any]) -> None:
         self.cancel_event.clear()
@@ -167,6 +178,9 @@ class _TransferDialog(QDialog):
         self.finished_job.emit(result)
 
     def describe(self, result: Any) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
         raise NotImplementedError
 
     def reject(self) -> None:
@@ -231,9 +245,12 @@ class ExportDialog(_TransferDialog):
         scope = self.scope.currentData()
         page = self.page
         service = page.service
+        # The job gets plain values only: it must not keep a widget alive on a worker.
+        db, collection = page.db, page.collection
         cancel = self.cancel_event
         find_kwargs = page.current_find_kwargs() if scope == "query" else {"filter": {}}
         total = page.exact_count if scope == "query" else page.estimated
+        del page
         report = self.reporter()
         report_named = self._progress
 
@@ -251,20 +268,18 @@ class ExportDialog(_TransferDialog):
 
         def job() -> list[ExportResult]:
             if scope != "database":
-                handle = service.collection_handle(page.db, page.collection)
+                handle = service.collection_handle(db, collection)
                 return [export_one(handle, find_kwargs, Path(target), total)]
-            handle = service.collection_handle(page.db, page.collection)
+            handle = service.collection_handle(db, collection)
             names = sorted(name for name in handle.database.list_collection_names()
                            if not name.startswith("system."))
-            openers = {
-                name: (lambda name=name: raw_documents_from_batches(
-                    service.collection_handle(page.db, name).find_raw_batches({})))
-                for name in names
-            }
-            if kind == "csv":
-                openers = {name: (lambda name=name: documents_from_raw_batches(
-                    service.collection_handle(page.db, name).find_raw_batches({})))
-                    for name in names}
+            reader = documents_from_raw_batches if kind == "csv" else raw_documents_from_batches
+
+            def opener(name: str) -> Callable[[], Iterable[Any]]:
+                return lambda: reader(
+                    service.collection_handle(db, name).find_raw_batches({}))
+
+            openers = {name: opener(name) for name in names}
             return export_database(
                 openers, target, file_format=kind, mode=mode or "relaxed", cancel=cancel,
                 progress=lambda name, p: report_named.put((name, p)))
@@ -382,6 +397,11 @@ class ImportDialog(_TransferDialog):
         types = self.column_types() if self.is_csv() else None
         cancel = self.cancel_event
         report = self.reporter()
+        try:
+            self.total_bytes = Path(path).stat().st_size
+        except OSError as exc:
+            self.progress_label.setText(f"Cannot read {path}: {exc}")
+            return
 
         def job() -> ImportReport:
             return import_file(

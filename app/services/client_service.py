@@ -215,6 +215,24 @@ class ClientService:
         coll = self._collection(db, collection)
         return await self._pool.submit(lambda: coll.find_one(filter))
 
+    async def find_one_raw(
+        self, db: str, collection: str, filter: dict[str, Any]
+    ) -> bytes | None:
+        """The first matching document's BSON bytes, undecoded, or None."""
+        coll = self._collection(db, collection)
+
+        def run() -> bytes | None:
+            cursor = coll.find_raw_batches(filter, limit=1)
+            try:
+                for batch in cursor:
+                    size = int.from_bytes(batch[:4], "little")
+                    return bytes(batch[:size])
+            finally:
+                cursor.close()
+            return None
+
+        return await self._pool.submit(run)
+
     async def insert_one(self, db: str, collection: str, document: dict[str, Any]) -> Any:
         coll = self._collection(db, collection)
         return await self._pool.submit(lambda: coll.insert_one(document).inserted_id)

@@ -91,3 +91,21 @@ def test_spec_to_find_arguments():
     }
     empty, _ = build_spec({})
     assert empty is not None and empty.find_kwargs() == {"filter": {}}
+
+
+def test_favourite_queries_are_saved_by_name_and_applied(qtbot, tmp_path):
+    store = QueryStore(tmp_path)
+    bar = QueryBar(store=store, history_key="c1/shop.orders")
+    qtbot.addWidget(bar)
+    bar.set_texts({"filter": "{ status: 'paid' } // paid ones", "limit": "5"})
+    dialog = bar.ask_favorite_name()
+    dialog.setTextValue("paid orders")
+    dialog.accept()
+    assert QueryStore(tmp_path).favorites("c1/shop.orders") == {
+        "paid orders": {"filter": "{ status: 'paid' } // paid ones", "limit": "5"}}
+    assert bar.favorites_box.count() == 1
+    bar.set_texts({})
+    bar.favorites_box.activated.emit(0)
+    assert bar.texts()["filter"] == "{ status: 'paid' } // paid ones"
+    assert not bar.save_favorite("  ")  # a name is required
+    dialog.deleteLater()
