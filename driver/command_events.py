@@ -20,7 +20,7 @@ published (as in PyMongo); the authentication commands after it are, redacted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 _LOG = logging.getLogger("driver.command_events")
@@ -50,6 +50,27 @@ def is_sensitive(command_name: str, command: Mapping[str, Any]) -> bool:
     if lowered in SENSITIVE_COMMANDS:
         return True
     return lowered in _HELLO_NAMES and "speculativeAuthenticate" in command
+
+
+def command_for_event(
+    document: Mapping[str, Any],
+    sequences: Sequence[tuple[str, Sequence[Mapping[str, Any] | bytes]]],
+    decode: Callable[[bytes], Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The command as a ``CommandStartedEvent`` shows it: the body with each OP_MSG
+    document sequence folded in as a list under its identifier (``documents``,
+    ``updates``, ``deletes``), as PyMongo shows them.
+
+    Writes hand the connection pre-encoded BSON statements; they are decoded here, which
+    costs something, so the connection calls this only when a command listener is
+    registered."""
+    command = dict(document)
+    for identifier, docs in sequences:
+        command[identifier] = [
+            decode(bytes(doc)) if isinstance(doc, bytes | bytearray | memoryview) else doc
+            for doc in docs
+        ]
+    return command
 
 
 class _CommandEvent:
@@ -311,5 +332,6 @@ __all__ = [
     "CommandStartedEvent",
     "CommandSucceededEvent",
     "SENSITIVE_COMMANDS",
+    "command_for_event",
     "is_sensitive",
 ]

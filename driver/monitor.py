@@ -7,7 +7,10 @@ when a server that was known fails with a network error, and the streaming proto
 (awaitable ``hello`` with ``topologyVersion`` + ``maxAwaitTimeMS``) when
 serverMonitoringMode allows it, with a separate RTT monitor thread in that mode.
 Connections come from an injected ``MonitorConnectionFactory``; monitors never take the
-topology's lock themselves, they only call ``owner.on_server_check``.
+topology's lock themselves, they only call ``owner.on_server_check``. A factory that
+takes the optional ``cancel=`` keyword gets a ``ConnectCancellation`` per opening, so
+``close()`` ends a monitor stuck dialling or handshaking a silent server at once rather
+than after connectTimeoutMS.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from driver.errors import OperationFailure
+from driver.errors import AutoReconnect, OperationFailure
 from driver.monitoring import (
     EventPublisher,
     ServerHeartbeatFailedEvent,
     ServerHeartbeatStartedEvent,
     ServerHeartbeatSucceededEvent,
 )
+from driver.net.handshake import ConnectCancellation, accepts_cancel
 from driver.sdam.error_rules import is_network_error, is_network_timeout
 from driver.sdam.server_description import ServerDescription
 from driver.sdam.settings import TopologySettings
@@ -48,6 +52,8 @@ class HelloConnection(Protocol):
     def close(self) -> None: ...
 
 
+# Called as ``factory(address, connect_timeout)``, plus ``cancel=ConnectCancellation``
+# when its signature takes that keyword (see ``driver.net.handshake.accepts_cancel``).
 MonitorConnectionFactory = Callable[[Address, "float | None"], HelloConnection]
 
 
@@ -127,16 +133,57 @@ class _Sleeper:
             self.condition.notify_all()
 
 
+class _Opener:
+    """Opens monitoring connections so that ``cancel()`` can abort one in progress."""
+
+    def __init__(self, address: Address, settings: TopologySettings,
+                 factory: MonitorConnectionFactory, sleeper: _Sleeper,
+                 cancellable: bool) -> None:
+        self._address = address
+        self._settings = settings
+        self._factory = factory
+        self._sleeper = sleeper
+        self._cancellable = cancellable
+        self._opening: ConnectCancellation | None = None
+
+    def open(self) -> HelloConnection:
+        timeout = self._settings.connect_timeout
+        if not self._cancellable:
+            return self._factory(self._address, timeout)
+        handle = ConnectCancellation()
+        with self._sleeper.condition:
+            if self._sleeper.stopped:
+                raise AutoReconnect(f"{format_address(self._address)}: monitor stopped")
+            self._opening = handle
+        try:
+            factory = cast(Callable[..., HelloConnection], self._factory)
+            return factory(self._address, timeout, cancel=handle)
+        finally:
+            with self._sleeper.condition:
+                self._opening = None
+
+    def cancel(self) -> None:
+        """Abort the opening in progress, if any (call after ``sleeper.stop()``)."""
+        with self._sleeper.condition:
+            handle, self._opening = self._opening, None
+        if handle is not None:
+            handle.cancel()
+
+
 class RttMonitor:
     """Measures RTT on its own connection while the main monitor is streaming."""
 
     def __init__(self, address: Address, settings: TopologySettings,
-                 connection_factory: MonitorConnectionFactory, stats: RttStats) -> None:
+                 connection_factory: MonitorConnectionFactory, stats: RttStats,
+                 cancellable: bool | None = None) -> None:
         self._address = address
         self._settings = settings
-        self._factory = connection_factory
         self._stats = stats
         self._sleeper = _Sleeper()
+        if cancellable is None:
+            cancellable = accepts_cancel(connection_factory)
+        self._opener = _Opener(address, settings, connection_factory, self._sleeper,
+                               cancellable)
         self._connection: HelloConnection | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"binnacle-rtt-{format_address(address)}", daemon=True)
@@ -146,6 +193,7 @@ class RttMonitor:
 
     def stop(self) -> None:
         self._sleeper.stop()
+        self._opener.cancel()
         connection, self._connection = self._connection, None
         if connection is not None:
             _close_quietly(connection)
@@ -163,7 +211,9 @@ class RttMonitor:
             try:
                 start = time.monotonic()
                 if self._connection is None:
-                    self._connection = self._factory(self._address, self._settings.connect_timeout)
+                    self._connection = self._opener.open()
+                    if self._sleeper.stopped:  # stop() ran while it was opening
+                        break
                 else:
                     self._connection.hello(timeout=self._settings.connect_timeout)
                 if not self._sleeper.stopped:
@@ -199,6 +249,9 @@ class Monitor:
         self._publisher = publisher
         self.rtt_stats = rtt_stats if rtt_stats is not None else RttStats()
         self._sleeper = _Sleeper()
+        self._cancellable = accepts_cancel(connection_factory)
+        self._opener = _Opener(address, settings, connection_factory, self._sleeper,
+                               self._cancellable)
         self._check_requested = False
         self._cancelled = False
         self._connection: HelloConnection | None = None
@@ -241,8 +294,10 @@ class Monitor:
             _close_quietly(connection)
 
     def close(self) -> None:
-        """Stop the thread(s) and close the connection(s) without waiting."""
+        """Stop the thread(s) and close the connection(s) without waiting; a connection
+        still being opened is aborted too (when the factory takes ``cancel=``)."""
         self._sleeper.stop()
+        self._opener.cancel()
         with self._sleeper.condition:
             connection, self._connection = self._connection, None
             rtt_monitor = self._rtt_monitor
@@ -335,7 +390,7 @@ class Monitor:
         start = time.monotonic()
         try:
             if connection is None:
-                connection = self._factory(self._address, self._settings.connect_timeout)
+                connection = self._opener.open()
                 reply = dict(connection.handshake_reply)
                 with self._sleeper.condition:
                     stale = self._sleeper.stopped
@@ -390,7 +445,7 @@ class Monitor:
             if self._rtt_monitor is not None or self._sleeper.stopped:
                 return
             self._rtt_monitor = RttMonitor(self._address, self._settings, self._factory,
-                                           self.rtt_stats)
+                                           self.rtt_stats, self._cancellable)
             self._rtt_monitor.start()
 
 

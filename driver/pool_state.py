@@ -16,7 +16,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from driver.cmap_events import (
     Address,
@@ -32,6 +32,7 @@ from driver.cmap_events import (
     format_address,
 )
 from driver.errors import PyMongoError, WaitQueueTimeoutError
+from driver.net.handshake import ConnectCancellation, accepts_cancel
 from driver.pool_types import PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
 
 _log = logging.getLogger("driver.pool")
@@ -59,6 +60,7 @@ class PendingConnection:
         "error",
         "fail_reason",
         "abandoned",
+        "cancel",
     )
 
     def __init__(self, connection_id: int, generation: int, for_checkout: bool) -> None:
@@ -73,6 +75,9 @@ class PendingConnection:
         # fails with this ConnectionCheckOutFailedReason and a late result is discarded.
         self.fail_reason: str | None = None
         self.abandoned = False
+        # Given to a connect() that takes ``cancel=``: abandoning then aborts the dial or
+        # handshake at once instead of leaving its thread blocked until connectTimeoutMS.
+        self.cancel: ConnectCancellation | None = None
 
 
 class Waiter:
@@ -128,6 +133,7 @@ class PoolCore:
         self._where = format_address(address)
         self._options = options
         self._connect = connect
+        self._connect_cancellable = accepts_cancel(connect)
         self._on_background_error = on_background_error
         self._events = EventPublisher(listeners)
 
@@ -154,6 +160,8 @@ class PoolCore:
 
     def _new_pending_locked(self, *, for_checkout: bool) -> PendingConnection:
         pending = PendingConnection(self._next_id, self._generation, for_checkout)
+        if self._connect_cancellable:
+            pending.cancel = ConnectCancellation()
         self._next_id += 1
         self._pending.add(pending)
         if not for_checkout:
@@ -185,7 +193,11 @@ class PoolCore:
 
     def _establish(self, pending: PendingConnection) -> None:
         try:
-            raw = self._connect()
+            if pending.cancel is not None:
+                connect = cast(Callable[..., Any], self._connect)
+                raw = connect(cancel=pending.cancel)
+            else:
+                raw = self._connect()
         except BaseException as exc:
             self._establish_failed(pending, exc)
         else:
@@ -260,6 +272,8 @@ class PoolCore:
         if not pending.for_checkout:
             self._populating -= 1
         pending.abandoned = True
+        if pending.cancel is not None:
+            pending.cancel.cancel()  # shutdown() of a dialling socket: does not block
         self._record_closed_locked(pending.id, closed_reason)
         if pending.for_checkout:
             pending.fail_reason = fail_reason

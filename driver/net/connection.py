@@ -32,6 +32,7 @@ from driver.command_events import (
     CommandPublisher,
     CommandStartedEvent,
     CommandSucceededEvent,
+    command_for_event,
     is_sensitive,
 )
 from driver.errors import (
@@ -44,6 +45,7 @@ from driver.errors import (
     PyMongoError,
 )
 from driver.net import compression, handshake, wire
+from driver.net.handshake import ConnectCancellation, accepts_cancel, create_socket
 from driver.net.responses import check_command_response
 from driver.net.settings import ConnectionSettings
 from driver.net.tls import wrap_socket
@@ -74,38 +76,17 @@ def _default_decoder() -> Decoder:
     return decode
 
 
+def _decode_statement(statement: bytes) -> Mapping[str, Any]:
+    # Events show write statements with the driver's default types, whatever decoder
+    # the command's reply uses (a cursor's may build RawBSONDocuments).
+    from driver.bson import decode
+
+    document: Mapping[str, Any] = decode(statement)
+    return document
+
+
 def _address_text(address: Address) -> str:
     return handshake.address_text(address)
-
-
-def create_socket(address: Address, timeout: float | None) -> socket.socket:
-    """A connected socket: TCP (every resolved address tried in turn), or a Unix domain
-    socket when the host is a path ending in ``.sock``, as connection strings allow."""
-    host, port = address
-    where = _address_text(address)
-    try:
-        if host.endswith(".sock") and hasattr(socket, "AF_UNIX"):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(timeout)
-                sock.connect(host)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except TimeoutError as exc:
-        raise NetworkTimeout(
-            f"{where}: timed out connecting (connectTimeoutMS={_ms(timeout)})"
-        ) from exc
-    except OSError as exc:
-        raise AutoReconnect(f"{where}: {exc}") from exc
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    except OSError:  # a socket that cannot take options still works
-        pass
-    return sock
 
 
 def _ms(timeout: float | None) -> str:
@@ -158,16 +139,44 @@ class Connection:
         authenticate: bool = True,
         connect_timeout: float | None | object = _USE_DEFAULT,
         publish_events: bool = True,
+        cancel: ConnectCancellation | None = None,
     ) -> Connection:
         """Dial, handshake and (when ``authenticate`` and a credential is set) authenticate.
 
         Monitoring connections pass ``authenticate=False`` ("Authentication ... MUST NOT
-        happen on monitoring-only sockets") and ``publish_events=False``.
+        happen on monitoring-only sockets") and ``publish_events=False``. With
+        ``cancel``, ``cancel.cancel()`` from another thread ends the whole opening at
+        once with ``AutoReconnect`` (a closing topology or pool uses it).
         """
         timeout = settings.connect_timeout if connect_timeout is _USE_DEFAULT else connect_timeout
         assert timeout is None or isinstance(timeout, int | float)
+        try:
+            return cls._open(address, settings, timeout, authenticate, publish_events, cancel)
+        except BaseException as exc:
+            # A socket shut down under a blocked read looks like "closed by the server";
+            # say what really happened.
+            if (cancel is None or not cancel.cancelled or not isinstance(exc, Exception)
+                    or "cancelled" in str(exc)):
+                raise
+            raise AutoReconnect(
+                f"{_address_text(address)}: connection attempt cancelled"
+            ) from exc
+        finally:
+            if cancel is not None:
+                cancel.detach()
+
+    @classmethod
+    def _open(
+        cls,
+        address: Address,
+        settings: ConnectionSettings,
+        timeout: float | None,
+        authenticate: bool,
+        publish_events: bool,
+        cancel: ConnectCancellation | None,
+    ) -> Connection:
         context = settings.ssl_context()
-        sock: socket.socket = create_socket(address, timeout)
+        sock: socket.socket = create_socket(address, timeout, cancel)
         if context is not None:
             try:
                 sock = wrap_socket(sock, context, address[0], address[1], timeout)
@@ -178,6 +187,9 @@ class Connection:
         conn = cls(address, sock, settings, publisher=publisher)
         try:
             conn._handshake(timeout, authenticate)
+            if cancel is not None and cancel.cancelled:
+                # Cancelled just as the handshake finished: nobody wants this connection.
+                raise AutoReconnect(f"{_address_text(address)}: connection attempt cancelled")
         except BaseException:
             conn.close()
             raise
@@ -294,12 +306,9 @@ class Connection:
         publisher = self._publisher if publish else _SILENT
         started = time.perf_counter()
         if publisher.enabled:
-            event_command = dict(document)
-            for identifier, docs in sequences:
-                event_command[identifier] = list(docs)
             publisher.started(
                 CommandStartedEvent(
-                    event_command,
+                    command_for_event(document, sequences, _decode_statement),
                     dbname,
                     request_id,
                     self.address,
@@ -609,36 +618,46 @@ def _failure_document(exc: BaseException) -> Mapping[str, Any]:
     return {"ok": 0, "errmsg": str(exc), "errorType": type(exc).__name__}
 
 
-def connector(address: Address, settings: ConnectionSettings) -> Callable[[], Connection]:
+def connector(address: Address, settings: ConnectionSettings) -> Callable[..., Connection]:
     """The ``connect()`` callable a ``driver.pool.Pool`` wants: a ready, authenticated
-    connection to ``address`` each time it is called."""
+    connection to ``address`` each time it is called (``cancel=`` aborts one opening)."""
 
-    def connect() -> Connection:
-        return Connection.open(address, settings)
+    def connect(*, cancel: ConnectCancellation | None = None) -> Connection:
+        return Connection.open(address, settings, cancel=cancel)
 
     return connect
 
 
 def monitor_connection_factory(
     settings: ConnectionSettings,
-) -> Callable[[Address, float | None], Connection]:
-    """The ``MonitorConnectionFactory`` for ``driver.sdam``: no auth, no command events."""
+) -> Callable[..., Connection]:
+    """The ``MonitorConnectionFactory`` for ``driver.sdam``: no auth, no command events.
+    It takes the optional ``cancel=`` keyword, so closing a topology ends a monitor
+    that is stuck dialling or handshaking a silent server."""
 
-    def factory(address: Address, connect_timeout: float | None) -> Connection:
+    def factory(
+        address: Address,
+        connect_timeout: float | None,
+        *,
+        cancel: ConnectCancellation | None = None,
+    ) -> Connection:
         return Connection.open(
             address,
             settings,
             authenticate=False,
             connect_timeout=connect_timeout,
             publish_events=False,
+            cancel=cancel,
         )
 
     return factory
 
 
 __all__ = [
+    "ConnectCancellation",
     "Connection",
     "ConnectionSettings",
+    "accepts_cancel",
     "connector",
     "create_socket",
     "monitor_connection_factory",

@@ -9,17 +9,23 @@ list), ``loadBalanced``, and for general-use connections the auth fields
 carry none of these.
 
 The reply is checked against the wire versions this driver speaks (MongoDB 4.2+).
+
+Dialling lives here too (``create_socket``), with ``ConnectCancellation``: the handle a
+closing topology or pool uses to abort a connection still dialling or handshaking.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
+import socket
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from driver.errors import ConfigurationError
+from driver.errors import AutoReconnect, ConfigurationError, NetworkTimeout
 
 DRIVER_NAME = "Binnacle"
 MIN_SUPPORTED_WIRE_VERSION = 8
@@ -225,3 +231,144 @@ def negotiated_compressor(requested: Sequence[str], reply: Mapping[str, Any]) ->
         if isinstance(name, str) and name in requested:
             return name
     return None
+
+
+# -- dialling -------------------------------------------------------------------------------
+
+
+class ConnectCancellation:
+    """Lets another thread abort a connection while it is being opened.
+
+    The opening thread registers the socket it dials and handshakes on; ``cancel()``
+    shuts that socket down, which wakes a blocked ``connect()``, TLS handshake or read at
+    once (closing a descriptor alone wakes none of them), and the opening thread then
+    fails with ``AutoReconnect``. The handle keeps its own duplicate of the descriptor,
+    so shutting down from another thread never races with the owner's ``close()`` (the
+    duplicate also survives TLS wrapping, which detaches the original socket object).
+    One handle serves one opening; monitors and pools make a new one per attempt.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._duplicate: socket.socket | None = None
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def attach(self, sock: socket.socket) -> None:
+        """Register the socket being opened (raises if the attempt was cancelled)."""
+        unused: socket.socket | None = sock.dup()
+        with self._lock:
+            cancelled = self._cancelled
+            if not cancelled:  # keep the new duplicate; drop one left from a failed address
+                unused, self._duplicate = self._duplicate, unused
+        if unused is not None:
+            unused.close()
+        if cancelled:
+            raise AutoReconnect("connection attempt cancelled")
+
+    def detach(self) -> None:
+        """The opening finished (either way): forget the socket."""
+        with self._lock:
+            duplicate, self._duplicate = self._duplicate, None
+        if duplicate is not None:
+            duplicate.close()
+
+    def cancel(self) -> None:
+        """Abort the opening from any thread (idempotent, never blocks)."""
+        with self._lock:
+            self._cancelled = True
+            duplicate, self._duplicate = self._duplicate, None
+        if duplicate is not None:
+            try:
+                duplicate.shutdown(socket.SHUT_RDWR)
+            except OSError:  # not connected yet or already reset: nothing to wake
+                pass
+            duplicate.close()
+
+
+def accepts_cancel(factory: Callable[..., Any]) -> bool:
+    """Whether ``factory`` takes the optional ``cancel=`` keyword (a
+    ``ConnectCancellation``). Older factories (scripted test fakes, user code) do not;
+    callers check once and then call them the old way."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
+    return any(
+        (p.name == "cancel" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        or p.kind is p.VAR_KEYWORD
+        for p in parameters
+    )
+
+
+def _dial_tcp(
+    host: str, port: int, timeout: float | None, cancel: ConnectCancellation | None
+) -> socket.socket:
+    # socket.create_connection() hides the socket until it is connected; dialling here
+    # lets a cancellation handle see (and shut down) a socket stuck in connect().
+    last_error: OSError | None = None
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+        host, port, 0, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if cancel is not None:
+                cancel.attach(sock)
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+        except BaseException:
+            sock.close()
+            raise
+    if last_error is None:
+        raise OSError(f"getaddrinfo returned no address for {host!r}")
+    raise last_error
+
+
+def create_socket(
+    address: tuple[str, int], timeout: float | None, cancel: ConnectCancellation | None = None
+) -> socket.socket:
+    """A connected socket: TCP (every resolved address tried in turn), or a Unix domain
+    socket when the host is a path ending in ``.sock``, as connection strings allow.
+    With ``cancel``, another thread may abort the attempt (``AutoReconnect``)."""
+    host, port = address
+    where = address_text(address)
+    try:
+        if host.endswith(".sock") and hasattr(socket, "AF_UNIX"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                if cancel is not None:
+                    cancel.attach(sock)
+                sock.settimeout(timeout)
+                sock.connect(host)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = _dial_tcp(host, port, timeout, cancel)
+    except AutoReconnect as exc:  # cancelled before the socket existed
+        raise AutoReconnect(f"{where}: {exc}") from exc
+    except TimeoutError as exc:
+        raise NetworkTimeout(
+            f"{where}: timed out connecting (connectTimeoutMS={_ms(timeout)})"
+        ) from exc
+    except OSError as exc:
+        if cancel is not None and cancel.cancelled:
+            raise AutoReconnect(f"{where}: connection attempt cancelled") from exc
+        raise AutoReconnect(f"{where}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except OSError:  # a socket that cannot take options still works
+        pass
+    return sock
+
+
+def _ms(timeout: float | None) -> str:
+    return "none" if timeout is None else str(int(timeout * 1000))
