@@ -3,7 +3,9 @@ edit), the conflict chooser, and the bulk update / delete preview.
 
 ``DocumentEditor`` checks the text as the user types: a syntax error is shown with its
 line and column and the cursor can jump to it; Save stays disabled until the text is a
-document. When editing, changed types are listed ("placed: Date → String") so a type
+document. Its second tab edits the same document field by field (``fields_editor``):
+switching tabs converts the document both ways, and refuses with a message when it
+cannot (a syntax error, a bad row, a field no row type can hold). When editing, changed types are listed ("placed: Date → String") so a type
 change is never silent. ``ConflictDialog`` shows the user's version and the server's side
 by side and returns the choice: keep mine (overwrite), take theirs, or cancel.
 ``BulkDialog`` shows how many documents the current filter matches and a sample before
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QTabWidget,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -31,10 +34,12 @@ from PySide6.QtWidgets import (
 
 from app.documents.display import type_name
 from app.documents.edit import diff_documents
+from app.documents.fields_editor import FieldsEditor, document_to_rows
 from app.documents.shell_format import to_shell
 from app.documents.shell_parser import ShellSyntaxError, parse, parse_document, parse_pipeline
 
 _MISSING = object()
+JSON_TAB, FIELDS_TAB = 0, 1
 
 
 def _lookup(document: Mapping[str, Any], path: str) -> Any:
@@ -77,6 +82,11 @@ class DocumentEditor(QDialog):
         self.text = QPlainTextEdit(self)
         self.text.setObjectName("document-editor-text")
         self.text.setPlaceholderText("{ name: 'value', when: ISODate('2024-01-01') }")
+        self.fields = FieldsEditor(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("document-editor-tabs")
+        self.tabs.addTab(self.text, "JSON")
+        self.tabs.addTab(self.fields, "Fields")
         self.status = QLabel(self)
         self.status.setObjectName("document-editor-status")
         self.status.setWordWrap(True)
@@ -85,12 +95,14 @@ class DocumentEditor(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.text, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
         self.document: dict[str, Any] | None = None
         self.error: ShellSyntaxError | None = None
         self.text.textChanged.connect(self.validate)
+        self.fields.changed.connect(self.validate)
+        self.tabs.currentChanged.connect(self._switch_tab)
         self.text.setPlainText(to_shell(dict(document), indent=2) if document else "{\n  \n}")
         self.validate()
 
@@ -98,17 +110,73 @@ class DocumentEditor(QDialog):
     def save_button(self) -> QPushButton:
         return self.buttons.button(QDialogButtonBox.StandardButton.Save)
 
+    def show_fields(self) -> bool:
+        """Switch to the fields tab (False, with the reason shown, if it cannot)."""
+        self.tabs.setCurrentIndex(FIELDS_TAB)
+        return self.tabs.currentIndex() == FIELDS_TAB
+
+    def show_json(self) -> bool:
+        """Switch to the JSON tab (False, with the bad rows shown, if it cannot)."""
+        self.tabs.setCurrentIndex(JSON_TAB)
+        return self.tabs.currentIndex() == JSON_TAB
+
+    def _switch_tab(self, index: int) -> None:
+        """Carry the document over to the tab just shown, or go back with the reason."""
+        if index == FIELDS_TAB:
+            try:
+                rows = document_to_rows(parse_document(self.text.toPlainText()))
+            except ValueError as exc:  # ShellSyntaxError is a ValueError too
+                self._stay(JSON_TAB, f"Cannot show this document as fields: {exc}")
+                return
+            self.fields.blockSignals(True)
+            self.fields.set_rows(rows)
+            if not rows:
+                self.fields.add_row()
+            self.fields.blockSignals(False)
+        else:
+            document, errors = self.fields.document()
+            if document is None:
+                self._stay(FIELDS_TAB, "Fix these rows first:\n"
+                           + "\n".join(error.message for error in errors))
+                return
+            self.text.blockSignals(True)
+            self.text.setPlainText(to_shell(document, indent=2) if document else "{\n  \n}")
+            self.text.blockSignals(False)
+        self.validate()
+
+    def _stay(self, index: int, message: str) -> None:
+        self.tabs.blockSignals(True)
+        self.tabs.setCurrentIndex(index)
+        self.tabs.blockSignals(False)
+        self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.status.setText(message)
+        self.status.setStyleSheet("color: #c62828;")
+
+    def _show_valid(self) -> None:
+        notes = type_changes(self.original, self.document or {}) if self.original else []
+        self.status.setStyleSheet("")
+        self.status.setText("Type changes: " + "; ".join(notes) if notes else "Valid document")
+
     def validate(self) -> bool:
         self.error = None
         self.document = None
+        if self.tabs.currentIndex() == FIELDS_TAB:
+            self.document, errors = self.fields.document()
+            if errors:
+                self._show_error("\n".join(error.message for error in errors))
+            else:
+                self._show_valid()
+            self.save_button.setEnabled(self.document is not None)
+            return self.document is not None
         try:
             self.document = parse_document(self.text.toPlainText(), allow_empty=False)
         except ShellSyntaxError as exc:
             self.error = exc
         selections = []
         if self.error is not None:
-            self.status.setText(str(self.error))
-            self.status.setStyleSheet("color: #c62828;")
+            self._show_error(str(self.error))
             mark = QTextEdit.ExtraSelection()
             cursor = QTextCursor(self.text.document())
             cursor.setPosition(min(self.error.offset, len(self.text.toPlainText())))
@@ -120,10 +188,7 @@ class DocumentEditor(QDialog):
             mark.format = underline
             selections.append(mark)
         else:
-            notes = type_changes(self.original, self.document or {}) if self.original else []
-            self.status.setStyleSheet("")
-            self.status.setText("Type changes: " + "; ".join(notes) if notes
-                                else "Valid document")
+            self._show_valid()
         self.text.setExtraSelections(selections)
         self.save_button.setEnabled(self.document is not None)
         return self.document is not None

@@ -16,20 +16,24 @@ connection dropped mid-write) is reported as such, never as written.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from app.documents.csv_codec import COLUMN_TYPES, CellError, TypeDetector, row_to_document
 from app.documents.transfer import InsertMany, ProgressCallback, TransferCancelled, _Meter
 from driver.bson import json_util
 from driver.errors import PyMongoError
 
-__all__ = ["ImportReport", "LineFailure", "detect_csv_types", "import_file"]
+__all__ = ["ImportReport", "LineFailure", "detect_csv_types", "import_file", "import_stream"]
+
+OpenBinary = Callable[[], IO[bytes]]
+"""Opens the input afresh (a file, a zip entry); CSV type detection reads it twice."""
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,18 @@ def _document_or_error(line: int, text: str) -> Record:
     return line, value, None
 
 
-def _json_lines(path: Path) -> Iterator[tuple[Record, int]]:
-    with path.open("rb") as stream:
+def _json_lines(open_input: OpenBinary) -> Iterator[tuple[Record, int]]:
+    with open_input() as stream:
         for number, raw_line in enumerate(stream, 1):
             text = raw_line.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
             if text:
                 yield _document_or_error(number, text), len(raw_line)
 
 
-def _json_array(path: Path) -> Iterator[tuple[Record, int]]:
+def _json_array(open_input: OpenBinary) -> Iterator[tuple[Record, int]]:
     """Elements of a top-level JSON array, each with the line it starts on."""
-    text = path.read_text(encoding="utf-8-sig")
+    with open_input() as stream:
+        text = stream.read().decode("utf-8-sig")
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
     line = 1 + text.count("\n", 0, position)
@@ -112,10 +117,18 @@ def _json_array(path: Path) -> Iterator[tuple[Record, int]]:
         position = end
 
 
+def _open_text(open_input: OpenBinary) -> io.TextIOWrapper:
+    return io.TextIOWrapper(open_input(), encoding="utf-8-sig", newline="")
+
+
 def detect_csv_types(path: str | os.PathLike[str]) -> dict[str, str]:
     """Each column's type, detected from all its non-empty cells."""
+    return _detect_csv_types(lambda: Path(path).open("rb"))
+
+
+def _detect_csv_types(open_input: OpenBinary) -> dict[str, str]:
     detector = TypeDetector()
-    with Path(path).open(encoding="utf-8-sig", newline="") as stream:
+    with _open_text(open_input) as stream:
         reader = csv.reader(stream)
         header = next(reader, [])
         for row in reader:
@@ -126,15 +139,15 @@ def detect_csv_types(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def _csv_records(
-    path: Path, overrides: Mapping[str, str] | None, report: ImportReport
+    open_input: OpenBinary, overrides: Mapping[str, str] | None, report: ImportReport
 ) -> Iterator[tuple[Record, int]]:
-    types = detect_csv_types(path)
+    types = _detect_csv_types(open_input)
     for column, kind in (overrides or {}).items():
         if kind not in COLUMN_TYPES:
             raise ValueError(f"column {column!r}: unknown type {kind!r}; use one of {COLUMN_TYPES}")
         types[column] = kind
     report.column_types = dict(types)
-    with path.open(encoding="utf-8-sig", newline="") as stream:
+    with _open_text(open_input) as stream:
         reader = csv.reader(stream)
         header = next(reader, None)
         if header is None:
@@ -236,19 +249,40 @@ def import_file(
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import ``path`` (``file_format`` json / jsonl / csv / auto by extension and content)."""
+    source = Path(path)
+    return import_stream(
+        lambda: source.open("rb"), source.name, insert_many, file_format=file_format,
+        ordered=ordered, on_error=on_error, batch_size=batch_size, column_types=column_types,
+        cancel=cancel, progress=progress)  # fmt: skip
+
+
+def import_stream(
+    open_input: OpenBinary,
+    name: str,
+    insert_many: InsertMany,
+    *,
+    file_format: str = "auto",
+    ordered: bool = True,
+    on_error: str = "stop",
+    batch_size: int = 1000,
+    column_types: Mapping[str, str] | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import what ``open_input()`` reads (a file or an archive entry called ``name``,
+    whose extension helps detect the format); otherwise as ``import_file``."""
     if on_error not in ("stop", "skip"):
         raise ValueError(f"on_error must be 'stop' or 'skip', not {on_error!r}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    source = Path(path)
-    file_format = _resolve_format(source, file_format)
+    file_format = _resolve_format(open_input, name, file_format)
     report = ImportReport()
     if file_format == "csv":
-        records = _csv_records(source, column_types, report)
+        records = _csv_records(open_input, column_types, report)
     elif file_format == "json":
-        records = _json_array(source)
+        records = _json_array(open_input)
     else:
-        records = _json_lines(source)
+        records = _json_lines(open_input)
     batcher = _Batcher(insert_many, ordered, on_error == "skip", report)
     meter = _Meter(progress, cancel, None)
     try:
@@ -280,13 +314,13 @@ def import_file(
     return report
 
 
-def _resolve_format(path: Path, file_format: str) -> str:
+def _resolve_format(open_input: OpenBinary, name: str, file_format: str) -> str:
     if file_format not in ("auto", "json", "jsonl", "csv"):
         raise ValueError(f"file_format must be auto, json, jsonl or csv, not {file_format!r}")
     if file_format != "auto":
         return file_format
-    if path.suffix.lower() == ".csv":
+    if name.lower().endswith(".csv"):
         return "csv"
-    with path.open("rb") as stream:
+    with open_input() as stream:
         head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return "json" if head.startswith(b"[") else "jsonl"

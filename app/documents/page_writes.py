@@ -223,6 +223,7 @@ class DocumentWrites:
         if self._refuse_if_read_only():
             return None
         editor = DocumentEditor(title, document, self._widget())
+        editor.save_button.setText("Insert")
         editor.accepted.connect(lambda: self.spawn(
             lambda: self._insert(editor.document or {}, "Document inserted")))
         self._open(editor)

@@ -9,7 +9,8 @@ destination folder and ``os.replace`` it onto the final name only when complete;
 cancel or an error removes the temporary file. A CSV export streams its rows into a
 spool file while it learns the columns, so the header is the union of the fields of
 *all* exported documents (not a sample), then writes header and rows. A whole-database
-export writes one file per collection into a temporary folder renamed at the end.
+export writes one file per collection into a temporary folder renamed at the end
+(or, in ``archive``, one ``.zip`` archive).
 
 Imports insert in batches through an injected ``insert_many(documents, ordered)``
 callable and return an ``ImportReport`` that says exactly which input lines were
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from app.documents.batch_feed import cut_documents
 from app.documents.csv_codec import flatten
@@ -194,29 +195,36 @@ def export_json(
     target = Path(path)
     meter = _Meter(progress, cancel, total)
     with _atomic_file(target) as stream:
-        if layout == "array":
-            stream.write(b"[")
-            meter.bytes += 1
-        separator = b"\n" if layout == "lines" else b",\n"
-        first = True
-        for item in documents:
-            line = document_to_json(item, mode).encode("utf-8")
-            if layout == "array" and first:
-                chunk = b"\n" + line
-            elif layout == "array":
-                chunk = separator + line
-            else:
-                chunk = line + separator
-            first = False
-            stream.write(chunk)
-            meter.step(1, len(chunk))
-        if layout == "array":
-            closing = b"\n]\n" if not first else b"]\n"
-            stream.write(closing)
-            meter.bytes += len(closing)
-        meter.check()
+        write_json_stream(documents, stream, meter, mode=mode, layout=layout)
     final = meter.finish()
     return ExportResult(target, final.documents, final.bytes)
+
+
+def write_json_stream(
+    documents: Iterable[Any], stream: IO[bytes], meter: _Meter, *, mode: str, layout: str
+) -> None:
+    """The body of ``export_json``: write to any binary stream (a file, a zip entry)."""
+    if layout == "array":
+        stream.write(b"[")
+        meter.bytes += 1
+    separator = b"\n" if layout == "lines" else b",\n"
+    first = True
+    for item in documents:
+        line = document_to_json(item, mode).encode("utf-8")
+        if layout == "array" and first:
+            chunk = b"\n" + line
+        elif layout == "array":
+            chunk = separator + line
+        else:
+            chunk = line + separator
+        first = False
+        stream.write(chunk)
+        meter.step(1, len(chunk))
+    if layout == "array":
+        closing = b"\n]\n" if not first else b"]\n"
+        stream.write(closing)
+        meter.bytes += len(closing)
+    meter.check()
 
 
 # --- CSV export -----------------------------------------------------------------------
@@ -234,10 +242,22 @@ def export_csv(
     in the order first seen."""
     target = Path(path)
     meter = _Meter(progress, cancel, total)
-    columns: dict[str, int] = {}
     target.parent.mkdir(parents=True, exist_ok=True)
-    # The spool holds each row as JSON (column index -> text) until the header is known.
-    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=target.parent) as spool:
+    with _atomic_file(target) as stream:
+        header = write_csv_stream(documents, stream, meter, spool_folder=target.parent)
+    final = meter.finish()
+    return ExportResult(target, final.documents, final.bytes, header)
+
+
+def write_csv_stream(
+    documents: Iterable[Any], stream: IO[bytes], meter: _Meter, *, spool_folder: Path
+) -> list[str]:
+    """The body of ``export_csv``: write to any binary stream; returns the header.
+
+    The spool (in ``spool_folder``) holds each row as JSON (column index -> text) until
+    the header is known; ``meter.bytes`` ends as the number of bytes written."""
+    columns: dict[str, int] = {}
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=spool_folder) as spool:
         for item in documents:
             row = flatten(_as_document(item))
             indexed = {}
@@ -249,25 +269,32 @@ def export_csv(
         meter.check()
         spool.seek(0)
         header = list(columns)
-        with _atomic_file(target) as stream:
-            text_stream = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-            writer = csv.writer(text_stream)
-            writer.writerow(header)
-            width = len(header)
-            written = 0
-            for number, line in enumerate(spool, 1):
-                cells = [""] * width
-                for index, text in json.loads(line).items():
-                    cells[int(index)] = text
-                writer.writerow(cells)
-                if number % _CHECK_EVERY == 0:
-                    meter.check()
-            text_stream.flush()
-            written = stream.tell()
-            text_stream.detach()
+        # Rows go through a small text buffer flushed as UTF-8 bytes, so any binary stream
+        # works (a zip entry cannot tell its position) and the bytes are counted exactly.
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        written = 0
+        width = len(header)
+        for number, line in enumerate(spool, 1):
+            cells = [""] * width
+            for index, text in json.loads(line).items():
+                cells[int(index)] = text
+            writer.writerow(cells)
+            if number % _CHECK_EVERY == 0:
+                written += _flush_text(buffer, stream)
+                meter.check()
+        written += _flush_text(buffer, stream)
     meter.bytes = written
-    final = meter.finish()
-    return ExportResult(target, final.documents, final.bytes, header)
+    return header
+
+
+def _flush_text(buffer: io.StringIO, stream: IO[bytes]) -> int:
+    data = buffer.getvalue().encode("utf-8")
+    stream.write(data)
+    buffer.seek(0)
+    buffer.truncate()
+    return len(data)
 
 
 # --- whole database ---------------------------------------------------------------------

@@ -35,6 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.documents.archive import (
+    ArchiveImportReport,
+    ArchiveResult,
+    describe_archive_import,
+    export_database_archive,
+    import_archive,
+)
 from app.documents.csv_codec import COLUMN_TYPES
 from app.documents.display import human_size
 from app.documents.importer import ImportReport, detect_csv_types, import_file
@@ -57,7 +64,7 @@ EXPORT_FORMATS = {
     "JSON array, canonical Extended JSON": ("json", "canonical", "array"),
     "CSV (columns from every document)": ("csv", "", ""),
 }
-EXPORT_SCOPES = ("query", "collection", "database")
+EXPORT_SCOPES = ("query", "collection", "database", "archive")
 
 
 def describe_progress(progress: Progress, prefix: str = "",
@@ -202,6 +209,7 @@ class ExportDialog(_TransferDialog):
         self.scope.addItem(f"The whole collection {page.collection}", "collection")
         self.scope.addItem(f"The whole database {page.db} (one file per collection)",
                            "database")
+        self.scope.addItem(f"The whole database {page.db} as one .zip archive", "archive")
         self.file_format = QComboBox(self)
         for label in EXPORT_FORMATS:
             self.file_format.addItem(label)
@@ -226,6 +234,9 @@ class ExportDialog(_TransferDialog):
     def _browse(self) -> None:
         if self.scope.currentData() == "database":
             chosen = QFileDialog.getSaveFileName(self, "Export to a new folder")[0]
+        elif self.scope.currentData() == "archive":
+            chosen = QFileDialog.getSaveFileName(self, "Export to an archive", "",
+                                                 "Zip archive (*.zip)")[0]
         else:
             chosen = QFileDialog.getSaveFileName(self, "Export to file")[0]
         if chosen:
@@ -243,6 +254,9 @@ class ExportDialog(_TransferDialog):
             return
         kind, mode, layout = EXPORT_FORMATS[self.file_format.currentText()]
         scope = self.scope.currentData()
+        if scope == "archive" and not target.lower().endswith(".zip"):
+            target += ".zip"
+            self.path.setText(target)
         page = self.page
         service = page.service
         # The job gets plain values only: it must not keep a widget alive on a worker.
@@ -266,8 +280,8 @@ class ExportDialog(_TransferDialog):
             finally:
                 batches.close()
 
-        def job() -> list[ExportResult]:
-            if scope != "database":
+        def job() -> list[ExportResult] | list[ArchiveResult]:
+            if scope not in ("database", "archive"):
                 handle = service.collection_handle(db, collection)
                 return [export_one(handle, find_kwargs, Path(target), total)]
             handle = service.collection_handle(db, collection)
@@ -280,6 +294,11 @@ class ExportDialog(_TransferDialog):
                     service.collection_handle(db, name).find_raw_batches({}))
 
             openers = {name: opener(name) for name in names}
+            if scope == "archive":
+                return [export_database_archive(
+                    db, openers, target, file_format=kind, mode=mode or "relaxed",
+                    layout=layout or "lines", cancel=cancel,
+                    progress=lambda name, p: report_named.put((name, p)))]
             return export_database(
                 openers, target, file_format=kind, mode=mode or "relaxed", cancel=cancel,
                 progress=lambda name, p: report_named.put((name, p)))
@@ -287,8 +306,11 @@ class ExportDialog(_TransferDialog):
         self.run_job(job)
 
     def describe(self, result: Any) -> str:
-        lines = [f"Wrote {r.documents:,} documents ({human_size(r.bytes)}) to {r.path}"
-                 for r in result]
+        lines = []
+        for r in result:
+            lines.append(f"Wrote {r.documents:,} documents ({human_size(r.bytes)}) to {r.path}")
+            if isinstance(r, ArchiveResult):
+                lines.extend(f"  {e.entry}: {e.documents:,} documents" for e in r.entries)
         return "\n".join(lines) or "Nothing to export."
 
 
@@ -309,7 +331,8 @@ class ImportDialog(_TransferDialog):
         path_row.addWidget(browse)
         self.file_format = QComboBox(self)
         for label, value in (("Detect from the file", "auto"), ("JSON array", "json"),
-                             ("JSON lines", "jsonl"), ("CSV", "csv")):
+                             ("JSON lines", "jsonl"), ("CSV", "csv"),
+                             ("Whole-database archive (.zip), into this database", "archive")):
             self.file_format.addItem(label, value)
         self.ordered = QCheckBox("Ordered inserts (stop a batch at its first failure)", self)
         self.ordered.setChecked(True)
@@ -335,7 +358,7 @@ class ImportDialog(_TransferDialog):
 
     def _browse(self) -> None:
         chosen = QFileDialog.getOpenFileName(self, "Import a file", "",
-                                             "Data (*.json *.jsonl *.ndjson *.csv);;All (*)")[0]
+                                             "Data (*.json *.jsonl *.ndjson *.csv *.zip);;All (*)")[0]
         if chosen:
             self.path.setText(chosen)
             self.detect_columns()
@@ -344,6 +367,11 @@ class ImportDialog(_TransferDialog):
         choice = self.file_format.currentData()
         return choice == "csv" or (choice == "auto"
                                    and self.path.text().strip().lower().endswith(".csv"))
+
+    def is_archive(self) -> bool:
+        choice = self.file_format.currentData()
+        return choice == "archive" or (choice == "auto"
+                                       and self.path.text().strip().lower().endswith(".zip"))
 
     def detect_columns(self) -> None:
         """Fill the per-column type table for a CSV file (detection runs on a worker)."""
@@ -390,6 +418,9 @@ class ImportDialog(_TransferDialog):
         if not path:
             self.progress_label.setText("Choose a file to import first.")
             return
+        if self.is_archive():
+            self._start_archive(path)
+            return
         handle = self.page.service.collection_handle(self.page.db, self.page.collection)
         file_format = self.file_format.currentData()
         ordered = self.ordered.isChecked()
@@ -411,7 +442,29 @@ class ImportDialog(_TransferDialog):
 
         self.run_job(job)
 
+    def _start_archive(self, path: str) -> None:
+        """Each entry of a whole-database archive into its collection of the page's db."""
+        service, db = self.page.service, self.page.db
+        ordered = self.ordered.isChecked()
+        on_error = self.on_error.currentData()
+        cancel = self.cancel_event
+        report_named = self._progress
+        self.total_bytes = None  # the progress bar follows the manifest's document total
+
+        def insert_for(collection: str) -> Callable[[list[dict[str, Any]], bool], Any]:
+            handle = service.collection_handle(db, collection)
+            return lambda docs, is_ordered: handle.insert_many(docs, ordered=is_ordered)
+
+        def job() -> ArchiveImportReport:
+            return import_archive(path, insert_for, ordered=ordered, on_error=on_error,
+                                  cancel=cancel,
+                                  progress=lambda name, p: report_named.put((name, p)))
+
+        self.run_job(job)
+
     def describe(self, result: Any) -> str:
+        if isinstance(result, ArchiveImportReport):
+            return describe_archive_import(result, self.page.db)
         assert isinstance(result, ImportReport)
         ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in result.written)
         lines = [f"Inserted {result.written_count:,} documents"
