@@ -6,7 +6,8 @@ from its own background thread. Starting it (and importing it: PyMongo's ``bson`
 when the program exits.
 
 The Sandbox menu lets a user disturb the cluster and watch the app react: step down the
-primary, kill or restart a member, add latency. Each control blocks until the sandbox
+primary, kill or restart a member, add latency; the Cluster tab (opened at start) shows
+each action on its timeline and the cluster's reaction. Each control blocks until the sandbox
 applied it, so it runs on the worker pool, never on the GUI thread; the member list the
 menus show is a snapshot refreshed (also off the GUI thread) after every action.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,8 @@ LATENCY_STEP_MS = 200
 # A short election, so a "step down" in the Sandbox menu shows its new primary within
 # a second, as the health view promises (a real set takes a few seconds).
 DEMO_ELECTION_DELAY_S = 0.4
+DEMO_HEARTBEAT_MS = 500
+FOLLOW_UP_POLLS_MS = (500, 1000, 2000)  # status polls after a Sandbox action
 SMOKE_TEST_TIMEOUT_S = 25.0  # leaves time to print and exit within 30 s
 
 
@@ -158,8 +162,25 @@ class SandboxMenu(QMenu):
         except Exception as exc:  # noqa: BLE001 - reported to the user
             message = f"Sandbox: {exc}"
         self.window_.statusBar().showMessage(message, 10000)
+        self._show_in_cluster_view(message)
         await self.refresh_members()
         return message
+
+    def _show_in_cluster_view(self, message: str) -> None:
+        """Put the action on the demo connection's timeline and ask the set for its
+        status now: the Cluster tab shows the action and its effect (a stepdown's new
+        primary) without waiting for the next heartbeat or status poll."""
+        connection = self.window_.demo_connection
+        health = self.window_.cluster_health(connection) if connection is not None else None
+        if health is None:
+            return
+        health.state.add_event(time.time(), "sandbox", message)
+        health.poll_status()
+        # The cluster reacts over the next second or two (an election, a member coming
+        # back): ask again then rather than at the next 3 s poll. The timers belong to
+        # ``health``, so they are dropped with it if the connection closes first.
+        for delay_ms in FOLLOW_UP_POLLS_MS:
+            QTimer.singleShot(delay_ms, health, health.poll_status)
 
     async def refresh_members(self) -> None:
         try:
@@ -179,7 +200,15 @@ async def start_demo(window: MainWindow, demo: DemoCluster | None = None) -> Con
     window.sandbox_menu = menu
     window.menuBar().addMenu(menu)
     window.spawn(menu.refresh_members)
-    return await window.open_connection(uri, DEMO_LABEL)
+    # Heartbeats every half second (the minimum) so the Sandbox menu's disturbances
+    # show in the Cluster tab at once; a real deployment keeps the default 10 s.
+    separator = "&" if "?" in uri else "/?" if uri.count("/") == 2 else "?"
+    connection = await window.open_connection(
+        f"{uri}{separator}heartbeatFrequencyMS={DEMO_HEARTBEAT_MS}", DEMO_LABEL)
+    window.demo_connection = connection
+    if connection.node.error is None:
+        window.show_cluster(connection)  # the replica set, at a glance, from the start
+    return connection
 
 
 def run_smoke_test(window: MainWindow, app: QApplication) -> None:

@@ -5,6 +5,14 @@ with its own colour, each with its own ``ClientService`` and ``EventBridge``. Cl
 connection closes its client. The status bar shows the topology type and the primary of
 the selected connection (from its bridge's SDAM events); the log panel lists command
 monitoring events of every connection, redacted.
+
+Each connection also gets a ``ClusterHealth`` made right after its bridge, so the health
+timeline starts at connect. Activating the connection's row (or View → Cluster health)
+opens its overview page: a "Cluster" tab (topology diagram, sparklines, timeline) and a
+"Performance" tab (serverStatus charts, current operations); both poll only while shown
+and are stopped before the connection's client closes. A connection that fails offers
+"Diagnose…", which runs the connection doctor on its URI; Help → Connection doctor… opens
+it for the current (or a typed) URI.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -31,9 +40,49 @@ from app.explorer.panel import ExplorerPanel
 from app.explorer.tree_model import Connection, ConnectionTreeModel
 
 if TYPE_CHECKING:
+    from app.cluster.doctor_view import DoctorView
+    from app.cluster.health_model import ClusterHealth
     from app.services.worker import WorkerPool
 
 LOG_PANEL_MAX_LINES = 5000
+CLUSTER_HEALTH_SHORTCUT = "Ctrl+Shift+H"
+PERFORMANCE_SHORTCUT = "Ctrl+Shift+P"
+DOCTOR_SHORTCUT = "Ctrl+Shift+D"
+
+
+class ConnectionOverview(QTabWidget):
+    """One connection's overview page: its "Cluster" and "Performance" tabs.
+
+    Only the current tab is shown, so only it polls (both views start polling when shown
+    and stop when hidden); ``close_page`` stops both before the page goes away.
+    """
+
+    def __init__(self, connection: Connection, health: ClusterHealth,
+                 parent: QWidget | None = None) -> None:
+        from app.cluster.common import ServiceClusterSource
+        from app.cluster.health_view import HealthView
+        from app.cluster.performance import PerformanceView
+
+        super().__init__(parent)
+        self.setObjectName("connectionOverview")
+        self.setDocumentMode(True)
+        self.connection = connection
+        self.service = connection.service  # how the window finds a connection's pages
+        self.health = health
+        self.health_view = HealthView(health)
+        self.performance = PerformanceView(ServiceClusterSource(connection.service))
+        self.addTab(self.health_view, "Cluster")
+        self.addTab(self.performance, "Performance")
+
+    def show_cluster(self) -> None:
+        self.setCurrentWidget(self.health_view)
+
+    def show_performance(self) -> None:
+        self.setCurrentWidget(self.performance)
+
+    def close_page(self) -> None:
+        self.performance.shutdown()
+        self.health.stop()
 
 
 class MainWindow(QMainWindow):
@@ -50,16 +99,21 @@ class MainWindow(QMainWindow):
         self.client_factory: Any = None  # None: the driver's MongoClient
         self.demo: Any = None  # app.demo.DemoCluster in --demo mode
         self.sandbox_menu: Any = None  # app.demo.SandboxMenu in --demo mode
+        self.demo_connection: Connection | None = None  # the demo replica set's row
         self._topologies: dict[int, tuple[str, str | None]] = {}
+        self.cluster_healths: dict[int, ClusterHealth] = {}  # by Connection.ident
+        self.connection_bridges: dict[int, Any] = {}  # EventBridge by Connection.ident
+        self.doctor: DoctorView | None = None
+        self.failure_box: QMessageBox | None = None  # the last "could not open" notice
         self.resize(1200, 780)
-        splitter = QSplitter(self)
+        splitter = self.splitter = QSplitter(self)
         self.tree_model = ConnectionTreeModel(self)
         self.explorer = ExplorerPanel(self.tree_model, splitter)
         self.sidebar = self.explorer
         self.explorer.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.explorer.close_requested.connect(self._close_requested)
         self.explorer.view.selectionModel().currentChanged.connect(
-            lambda *_: self._show_current_topology())
+            lambda *_: self._selection_changed())
         self.tree_model.load_failed.connect(self._load_failed)
         self.welcome = QLabel(
             f"Binnacle {__version__}\nA desktop explorer for MongoDB clusters", splitter
@@ -78,6 +132,7 @@ class MainWindow(QMainWindow):
         self._view_settings: Any = None
         self.explorer.view.activated.connect(self._tree_activated)
         splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
         splitter.setSizes([480, 720])
         self.setCentralWidget(splitter)
 
@@ -106,10 +161,24 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.explorer.refresh_action)
         view_menu.addAction(self.log_dock.toggleViewAction())
+        view_menu.addSeparator()
+        self.cluster_action = QAction("&Cluster health", self)
+        self.cluster_action.setShortcut(QKeySequence(CLUSTER_HEALTH_SHORTCUT))
+        self.cluster_action.triggered.connect(lambda: self.show_cluster())
+        view_menu.addAction(self.cluster_action)
+        self.performance_action = QAction("&Performance", self)
+        self.performance_action.setShortcut(QKeySequence(PERFORMANCE_SHORTCUT))
+        self.performance_action.triggered.connect(lambda: self.show_cluster(performance=True))
+        view_menu.addAction(self.performance_action)
         database_menu = self.menuBar().addMenu("&Database")
         for act in (self.explorer.create_database_action,
                     self.explorer.create_collection_action, self.explorer.drop_action):
             database_menu.addAction(act)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.doctor_action = QAction("Connection &doctor…", self)
+        self.doctor_action.setShortcut(QKeySequence(DOCTOR_SHORTCUT))
+        self.doctor_action.triggered.connect(self._doctor_for_current)
+        help_menu.addAction(self.doctor_action)
 
         self.topology_label = QLabel("Not connected")
         self.primary_label = QLabel("")
@@ -121,13 +190,14 @@ class MainWindow(QMainWindow):
         from app.connect.dialog import ConnectionDialog
 
         dialog = ConnectionDialog(parent=self, favorites=self.favorites)
-        dialog.accepted.connect(lambda: self._connection_chosen(dialog.uri()))
+        dialog.accepted.connect(lambda: self._connection_chosen(dialog.uri(), dialog.read_only))
         dialog.open()
 
-    def _connection_chosen(self, uri: str) -> None:
+    def _connection_chosen(self, uri: str, read_only: bool = False) -> None:
         # The dialog already remembered it in the recents. Opened from a timer, so the
         # coroutine is made only once the event loop is running it.
-        QTimer.singleShot(0, self, lambda: self.spawn(lambda: self.open_connection(uri)))
+        QTimer.singleShot(0, self, lambda: self.spawn(
+            lambda: self.open_connection(uri, read_only=read_only)))
 
     # -- connections ------------------------------------------------------------------
     def spawn(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Future[Any] | None:
@@ -156,6 +226,8 @@ class MainWindow(QMainWindow):
         is shown on the row and in the status bar, not raised. ``read_only`` (a
         favorite's setting) disables every write path of its collection pages.
         """
+        from app.cluster.common import ServiceClusterSource
+        from app.cluster.health_model import ClusterHealth
         from app.services.bridge import EventBridge
         from app.services.client_service import ClientService
 
@@ -164,8 +236,13 @@ class MainWindow(QMainWindow):
         if self.client_factory is not None:
             kwargs["client_factory"] = self.client_factory
         service = ClientService(uri, **kwargs)
+        # Listening from now on: the timeline starts at connect, whether or not (and
+        # however late) the Cluster tab is opened.
+        health = ClusterHealth(bridge, ServiceClusterSource(service), self)
         connection = self.tree_model.add_connection(label or connection_label(uri), service,
                                                     color)
+        self.cluster_healths[connection.ident] = health
+        self.connection_bridges[connection.ident] = bridge
         if read_only:
             self.read_only_connections.add(connection.ident)
         self.attach_bridge(bridge, connection)
@@ -190,6 +267,99 @@ class MainWindow(QMainWindow):
         node = self.tree_model.node(index.siblingAtColumn(0))
         if node is not None and node.kind == "collection" and node.parent is not None:
             self.open_collection(node.root_connection(), node.parent.name, node.name)
+        elif node is not None and node.kind == "connection":
+            self.show_cluster(node.root_connection())
+
+    def _show_page(self, page: QWidget, title: str, tooltip: str) -> None:
+        number = self.pages.indexOf(page)
+        if number < 0:
+            number = self.pages.addTab(page, title)
+            self.pages.setTabToolTip(number, tooltip)
+        self.pages.setCurrentIndex(number)
+        self._show_central(pages=True)
+
+    def _show_central(self, *, pages: bool) -> None:
+        """Show the page tabs or the welcome text in the splitter's right-hand part.
+
+        The splitter hands a widget that was hidden no width when it appears: the
+        width the other one had is given to it.
+        """
+        shown, hidden = (self.pages, self.welcome) if pages else (self.welcome, self.pages)
+        if shown.isVisible() and not hidden.isVisible():
+            return
+        sizes = self.splitter.sizes()
+        hidden.hide()
+        shown.show()
+        right = max(sizes[1] + sizes[2], 1)
+        self.splitter.setSizes([sizes[0], right if not pages else 0, right if pages else 0])
+
+    def current_connection(self) -> Connection | None:
+        """The selected connection, else the newest one (None when there is none)."""
+        connection = self.explorer.selected_connection()
+        if connection is None and self.tree_model.connections:
+            connection = self.tree_model.connections[-1]
+        return connection
+
+    def overview(self, connection: Connection) -> ConnectionOverview | None:
+        """The connection's overview page, if open."""
+        for number in range(self.pages.count()):
+            page = self.pages.widget(number)
+            if isinstance(page, ConnectionOverview) and page.connection is connection:
+                return page
+        return None
+
+    def show_cluster(self, connection: Connection | None = None, *,
+                     performance: bool = False) -> ConnectionOverview | None:
+        """Open (or bring forward) the connection's overview on its Cluster tab (or its
+        Performance tab); the current connection when none is given."""
+        connection = connection or self.current_connection()
+        if connection is None or connection.ident not in self.cluster_healths:
+            self.statusBar().showMessage("Connect to a cluster first", 5000)
+            return None
+        page = self.overview(connection)
+        if page is None:
+            page = ConnectionOverview(connection, self.cluster_healths[connection.ident],
+                                      self.pages)
+        if performance:
+            page.show_performance()
+        else:
+            page.show_cluster()
+        self._show_page(page, connection.label, f"{connection.label}: cluster overview")
+        return page
+
+    def cluster_health(self, connection: Connection) -> ClusterHealth | None:
+        return self.cluster_healths.get(connection.ident)
+
+    # -- the connection doctor --------------------------------------------------------
+    def open_doctor(self, uri: str = "", *, run: bool = False) -> DoctorView:
+        """Show the connection doctor (one page, reused) for ``uri``; ``run`` starts it."""
+        from app.cluster.doctor_view import DoctorView
+
+        if self.doctor is None:
+            self.doctor = DoctorView(self.worker_pool(), uri, self.pages)
+            self.doctor.setObjectName("connectionDoctor")
+            self.doctor.retry_requested.connect(self._doctor_retry)
+            self.doctor.finished.connect(self._doctor_finished)
+        elif uri:
+            self.doctor.set_uri(uri)
+        self._show_page(self.doctor, "Connection doctor",
+                        "Diagnose a connection string step by step")
+        if run and self.doctor.current_uri():
+            self.doctor.start()
+        return self.doctor
+
+    def _doctor_for_current(self) -> None:
+        connection = self.current_connection()
+        self.open_doctor(connection.service.uri if connection is not None else "")
+
+    def _doctor_retry(self, uri: str) -> None:
+        self.spawn(lambda: self.open_connection(uri))
+
+    def _doctor_finished(self, report: Any) -> None:
+        failed = report.failed_step
+        self.statusBar().showMessage(
+            "Connection doctor: every step passed" if failed is None
+            else f"Connection doctor: failed at {failed.name}", 15000)
 
     def open_collection(self, connection: Connection, db: str, collection: str) -> Any:
         """Show the page of ``db.collection`` (a new tab, or the one already open)."""
@@ -216,8 +386,7 @@ class MainWindow(QMainWindow):
         number = self.pages.addTab(page, f"{db}.{collection}")
         self.pages.setTabToolTip(number, f"{connection.label}: {db}.{collection}")
         self.pages.setCurrentIndex(number)
-        self.welcome.hide()
-        self.pages.show()
+        self._show_central(pages=True)
         page.query()
         return page
 
@@ -230,18 +399,23 @@ class MainWindow(QMainWindow):
         for number in range(self.pages.count()):
             open_page: Any = self.pages.widget(number)
             if getattr(open_page, "service", None) is connection.service:
-                open_page.set_read_only(read_only)
+                if hasattr(open_page, "set_read_only"):
+                    open_page.set_read_only(read_only)
+        self._selection_changed()
 
     def close_page(self, page: Any) -> None:
         number = self.pages.indexOf(page)
         if number < 0:
             return
-        page.close_page()
+        if self.doctor is not None and page is self.doctor:
+            self.doctor.cancel()
+            self.doctor = None
+        else:
+            page.close_page()
         self.pages.removeTab(number)
         page.deleteLater()
         if self.pages.count() == 0:
-            self.pages.hide()
-            self.welcome.show()
+            self._show_central(pages=False)
 
     async def close_connection(self, connection: Connection) -> None:
         """Remove the connection's row and close its client (monitors, pools)."""
@@ -249,11 +423,23 @@ class MainWindow(QMainWindow):
             page = self.pages.widget(number)
             if getattr(page, "service", None) is connection.service:
                 self.close_page(page)
+        self._stop_health(connection)
         self.tree_model.remove_connection(connection)
+        self.read_only_connections.discard(connection.ident)
         self._topologies.pop(connection.ident, None)
         self._show_current_topology()
         await connection.service.close()
         self.statusBar().showMessage(f"Closed {connection.label}", 5000)
+
+    def _stop_health(self, connection: Connection) -> None:
+        """Stop the connection's health polling (before its client closes)."""
+        if self.demo_connection is connection:
+            self.demo_connection = None
+        self.connection_bridges.pop(connection.ident, None)
+        health = self.cluster_healths.pop(connection.ident, None)
+        if health is not None:
+            health.stop()
+            health.deleteLater()
 
     async def shutdown(self) -> None:
         """Close every connection (main awaits this after the loop stops)."""
@@ -261,6 +447,7 @@ class MainWindow(QMainWindow):
         for number in reversed(range(self.pages.count())):
             self.close_page(self.pages.widget(number))
         for connection in self.tree_model.connections:
+            self._stop_health(connection)
             self.tree_model.remove_connection(connection)
             try:
                 await connection.service.close()
@@ -272,12 +459,40 @@ class MainWindow(QMainWindow):
     def _load_failed(self, connection: Connection, message: str) -> None:
         self.statusBar().showMessage(f"{connection.label}: {message}", 20000)
         if connection.node.error:  # the connection itself failed (not one database)
-            self.tell_user([f"Could not open {connection.label}.\n\n{message}"])
+            self._offer_diagnosis(connection, message)
+
+    def _offer_diagnosis(self, connection: Connection, message: str) -> None:
+        """"Could not open": OK, or "Diagnose…" (the connection doctor on its URI)."""
+        uri = connection.service.uri
+        box = QMessageBox(QMessageBox.Icon.Warning, "Binnacle",
+                          f"Could not open {connection.label}.\n\n{message}",
+                          QMessageBox.StandardButton.Ok, self)
+        diagnose = box.addButton("Diagnose…", QMessageBox.ButtonRole.ActionRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Ok)
+
+        def clicked(button: QAbstractButton) -> None:
+            if button is diagnose:
+                self.open_doctor(uri, run=True)
+
+        box.buttonClicked.connect(clicked)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda *_: setattr(self, "failure_box", None)
+                              if self.failure_box is box else None)
+        self.failure_box = box
+        box.open()
+
+    def _selection_changed(self) -> None:
+        self._show_current_topology()
+        # A read-only connection (a favorite's setting) offers no write in the tree.
+        connection = self.explorer.selected_connection()
+        writable = connection is None or connection.ident not in self.read_only_connections
+        for act in (self.explorer.create_database_action,
+                    self.explorer.create_collection_action, self.explorer.drop_action):
+            act.setEnabled(writable)
 
     def _show_current_topology(self) -> None:
-        connection = self.explorer.selected_connection()
-        if connection is None and self.tree_model.connections:
-            connection = self.tree_model.connections[-1]
+        connection = self.current_connection()
         summary = self._topologies.get(connection.ident) if connection else None
         if summary is None:
             self.topology_label.setText("Not connected" if connection is None else "Connecting…")

@@ -5,9 +5,8 @@ The views never hold the driver client: they ask a source for admin commands (ru
 the service's worker pool, so the GUI thread never waits on the network), for the RTT
 monitor's samples and for the current topology description (both in-memory reads that
 take the driver's lock for microseconds). ``ServiceClusterSource`` adapts
-``app.services.client_service.ClientService``; the service has no public "run an admin
-command" method yet, so the adapter uses its worker pool and client directly (marked
-below) until the service grows ``admin_command``.
+``app.services.client_service.ClientService`` through its public ``admin_command``,
+``rtt_samples`` and ``topology_description``.
 
 ``plain_error`` turns an exception into one sentence a user can act on;
 ``server_version_for_wire`` names the MongoDB release that introduced a wire version.
@@ -34,35 +33,20 @@ class ClusterSource(Protocol):
 
 
 class ServiceClusterSource:
-    """A ``ClusterSource`` over an open ``ClientService``."""
+    """A ``ClusterSource`` over an open ``ClientService``, through its public methods."""
 
     def __init__(self, service: Any) -> None:
         self._service = service
 
-    def _client(self) -> Any:
-        # ClientService keeps its client private; _require() raises in words when closed.
-        return self._service._require()
-
     async def admin_command(self, name: str, value: Any = 1, **fields: Any) -> dict[str, Any]:
-        public = getattr(self._service, "admin_command", None)
-        if public is not None:
-            reply: dict[str, Any] = dict(await public(name, value, **fields))
-            return reply
-        client = self._client()
-        spec: dict[str, Any] = {name: value, **fields}
-        result: dict[str, Any] = await self._service._pool.submit(_run_admin, client, spec)
-        return result
+        reply: dict[str, Any] = dict(await self._service.admin_command(name, value, **fields))
+        return reply
 
     def rtt_samples(self, address: Address) -> list[tuple[float, float]]:
-        client = self._service._client
-        topology = getattr(client, "_topology", None) if client is not None else None
-        if topology is None or not hasattr(topology, "rtt_samples"):
-            return []
-        return list(topology.rtt_samples(address))
+        return list(self._service.rtt_samples(address))
 
     def topology_description(self) -> Any | None:
-        client = self._service._client
-        return None if client is None else client.topology_description
+        return self._service.topology_description()
 
 
 class ClientSource:

@@ -98,6 +98,7 @@ class ConnectionDialog(QDialog):
         outer = QHBoxLayout(self)
         if favorites is not None:
             self.favorites_panel = FavoritesPanel(favorites)
+            self.favorites_panel.read_only_chosen.connect(self._set_read_only)
             self.favorites_panel.chosen.connect(self.load_uri)
             self.favorites_panel.setMaximumWidth(260)
             outer.addWidget(self.favorites_panel)
@@ -117,6 +118,12 @@ class ConnectionDialog(QDialog):
         layout.addLayout(uri_row)
         self.uri_error = _error_label()
         layout.addWidget(self.uri_error)
+        self.read_only_check = QCheckBox("Read-only: disable every write from Binnacle")
+        self.read_only_check.setObjectName("readOnlyCheck")
+        self.read_only_check.setToolTip(
+            "Collection pages and the tree offer no insert, edit, delete, create or drop. "
+            "Saved with the favorite.")
+        layout.addWidget(self.read_only_check)
 
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs, 1)
@@ -255,11 +262,21 @@ class ConnectionDialog(QDialog):
         self._on_uri_edited(uri)
         self.uri_edit.setCursorPosition(0)
 
+    def _set_read_only(self, read_only: bool) -> None:
+        self.read_only_check.setChecked(read_only)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether to open the connection read-only (the checkbox)."""
+        return self.read_only_check.isChecked()
+
     def save_as_favorite(self, name: str, folder: str = "", color: str = "") -> str:
-        """Save the current connection (secrets go to the secret store); returns its id."""
+        """Save the current connection (secrets go to the secret store) with the
+        read-only checkbox's setting; returns its id."""
         if self.favorites is None or self._cs is None or self._password_pending:
             raise ValueError("there is no valid connection to save")
-        favorite = self.favorites.save_favorite(name, self.uri(), folder=folder, color=color)
+        favorite = self.favorites.save_favorite(name, self.uri(), folder=folder, color=color,
+                                                read_only=self.read_only)
         if self.favorites_panel is not None:
             self.favorites_panel.reload()
         return favorite.id

@@ -1,11 +1,11 @@
 """Favorites and recents: a versioned JSON file in the data folder, secrets elsewhere.
 
-File shape (``favorites.json``, ``schema_version`` 2)::
+File shape (``favorites.json``, ``schema_version`` 3)::
 
-    {"schema_version": 2,
+    {"schema_version": 3,
      "folders": ["Production", "Staging"],
      "favorites": [{"id", "name", "uri", "folder", "color", "created", "updated",
-                    "last_used", "has_secret"}],
+                    "last_used", "has_secret", "read_only"}],
      "recents": [{"uri", "name", "used"}]}
 
 ``uri`` is always the *public* string: ``split_secrets`` takes the password and key
@@ -13,6 +13,11 @@ passphrase out before anything is written, and they go to the ``SecretStore`` (k
 session memory or encrypted file) under the favorite's id. Writes are atomic
 (``app.settings.atomic_write``); an unreadable file is moved aside and reported in
 ``notices``; a file from a newer Binnacle is opened read-only.
+
+Version 3 added ``read_only`` (open the connection with every write path disabled). The
+version was raised, not just the field added, on purpose: a Binnacle that knows only
+version 2 would drop the unknown field when it saves, silently making a production
+favorite writable again; seeing version 3 it opens the file read-only instead.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 from app.connect.secrets import MemorySecretStore, SecretStore, _split_authority, split_secrets
 from app.settings import atomic_write, data_dir, load_json_document, remove_stale_temp_files
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_RECENTS = 20
 COLORS = {
     "": "no colour",
@@ -59,6 +64,7 @@ class Favorite:
     updated: float = 0.0
     last_used: float | None = None
     has_secret: bool = False
+    read_only: bool = False  # connect with writes disabled (a production cluster...)
 
     @property
     def hosts(self) -> str:
@@ -67,7 +73,10 @@ class Favorite:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Favorite:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        # Only a real ``true`` makes a connection read-only (a hand edit may write "no").
+        values["read_only"] = values.get("read_only") is True
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,14 @@ def _migrate_v1(document: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": 1, "folders": [], "favorites": favorites, "recents": []}
 
 
-MIGRATIONS = {1: _migrate_v1}
+def _migrate_v2(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 had no ``read_only``: every favorite stays writable, as it was."""
+    favorites = [dict(item, read_only=False) if isinstance(item, dict) else item
+                 for item in document.get("favorites", [])]
+    return {**document, "favorites": favorites}
+
+
+MIGRATIONS = {1: _migrate_v1, 2: _migrate_v2}
 
 
 def host_summary(uri: str) -> str:
@@ -203,8 +219,12 @@ class FavoritesStore:
         folder: str = "",
         color: str = "",
         favorite_id: str | None = None,
+        read_only: bool = False,
     ) -> Favorite:
-        """Add or update a favorite; its secrets go to the secret store, not the file."""
+        """Add or update a favorite; its secrets go to the secret store, not the file.
+
+        ``read_only``: Binnacle opens this connection with every write path disabled.
+        """
         name = _check_name(name)
         _check_color(color)
         if folder and folder not in self.folders:
@@ -212,10 +232,12 @@ class FavoritesStore:
         public, found = split_secrets(uri)
         now = time.time()
         if favorite_id is None:
-            favorite = Favorite(uuid.uuid4().hex, name, public, folder, color, now, now)
+            favorite = Favorite(uuid.uuid4().hex, name, public, folder, color, now, now,
+                                read_only=bool(read_only))
         else:
             favorite = replace(
-                self.get(favorite_id), name=name, uri=public, folder=folder, color=color, updated=now
+                self.get(favorite_id), name=name, uri=public, folder=folder, color=color, updated=now,
+                read_only=bool(read_only),
             )
         if found:
             self.secrets.set(favorite.id, found)
@@ -229,6 +251,11 @@ class FavoritesStore:
     def set_color(self, favorite_id: str, color: str) -> Favorite:
         _check_color(color)
         return self._put(replace(self.get(favorite_id), color=color, updated=time.time()))
+
+    def set_read_only(self, favorite_id: str, read_only: bool) -> Favorite:
+        """Open this favorite's connection read-only (or writable) from now on."""
+        return self._put(replace(self.get(favorite_id), read_only=bool(read_only),
+                                 updated=time.time()))
 
     def duplicate(self, favorite_id: str) -> Favorite:
         original = self.get(favorite_id)

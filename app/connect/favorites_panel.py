@@ -4,7 +4,8 @@ drop, colour labels, rename/duplicate/delete, and the recent connections.
 Choosing an entry emits ``chosen(uri)`` with the URI to load into the dialog: the
 favorite's secrets are joined back in when the secret store has them; otherwise its
 password becomes the ``<password>`` placeholder, which the dialog turns into "type the
-password" (the secret is asked for at connect time).
+password" (the secret is asked for at connect time). Just before it, ``read_only_chosen``
+tells whether the entry opens read-only (a favorite's setting; a recent never does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PLACEHOLDER = "<password>"
 
 class FavoritesPanel(QWidget):
     chosen = Signal(str)
+    read_only_chosen = Signal(bool)  # emitted just before ``chosen``
 
     def __init__(self, store: FavoritesStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,7 +108,8 @@ class FavoritesPanel(QWidget):
         return uri
 
     def choose(self, favorite_id: str) -> None:
-        self.store.mark_used(favorite_id)
+        favorite = self.store.mark_used(favorite_id)
+        self.read_only_chosen.emit(favorite.read_only)
         self.chosen.emit(self.uri_for(favorite_id))
 
     def _on_activated(self, index: QModelIndex) -> None:
@@ -118,6 +121,7 @@ class FavoritesPanel(QWidget):
         # Recents keep no secrets: a user name means "type the password".
         if "@" in uri.split("/", 3)[2] and "mongodb-x509" not in uri.lower():
             uri = join_secrets(uri, UriSecrets(password=PLACEHOLDER))
+        self.read_only_chosen.emit(False)
         self.chosen.emit(uri)
 
     # -- editing --------------------------------------------------------------------
@@ -136,6 +140,12 @@ class FavoritesPanel(QWidget):
             menu.addAction("Rename", lambda: self.tree.edit(index))
             if kind == "favorite":
                 menu.addAction("Duplicate", lambda: self._run(self.store.duplicate, key))
+                read_only = QAction("Read-only (no writes)", menu)
+                read_only.setCheckable(True)
+                read_only.setChecked(self.store.get(key).read_only)
+                read_only.toggled.connect(
+                    lambda checked: self._run(self.store.set_read_only, key, checked))
+                menu.addAction(read_only)
                 colours = menu.addMenu("Colour")
                 for name, value in COLORS.items():
                     action = QAction(name or "No colour", colours)

@@ -317,6 +317,38 @@ class ClientService:
         """The driver collection, for jobs that already run on a worker (exports)."""
         return self._collection(db, collection)
 
+    # -- cluster views --------------------------------------------------------------
+    async def admin_command(self, name: str, value: Any = 1, **fields: Any) -> dict[str, Any]:
+        """Run ``{name: value, **fields}`` on the admin database, on a worker.
+
+        The read preference is primaryPreferred: a status poll (``replSetGetStatus``,
+        ``serverStatus``) must still be answered by a secondary while the set elects.
+        Driver errors are raised as they are.
+        """
+        client = self._require()
+        spec: dict[str, Any] = {name: value, **fields}
+        return await self._pool.submit(_run_admin_command, client, spec)
+
+    def rtt_samples(self, address: tuple[str, int]) -> list[tuple[float, float]]:
+        """``(epoch s, rtt s)`` samples of the RTT monitor for ``address`` (empty when
+        the connection is closed or the driver keeps none). An in-memory read."""
+        client = self._client
+        if client is None:
+            return []
+        # The client's class, not the instance: ``client.name`` is a Database for any
+        # name the client does not define (PyMongo's attribute access).
+        if getattr(type(client), "rtt_samples", None) is not None:
+            return list(client.rtt_samples(address))
+        # Until the driver's client exposes them, the samples live on its topology.
+        topology = getattr(client, "_topology", None)
+        samples = getattr(topology, "rtt_samples", None)
+        return list(samples(address)) if samples is not None else []
+
+    def topology_description(self) -> Any | None:
+        """The client's current ``TopologyDescription``; None until opened / once closed."""
+        client = self._client
+        return None if client is None else client.topology_description
+
     # -- test connection ------------------------------------------------------------
     async def test_connection(
         self, uri: str | None = None, *, timeout_ms: int | None = None
@@ -371,6 +403,13 @@ def _consume_outcome(future: asyncio.Future[Any]) -> None:
     """Retrieve a detached job's exception so asyncio does not log it as unhandled."""
     if not future.cancelled():
         future.exception()
+
+
+def _run_admin_command(client: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Worker thread: one admin command, answered by any member while there is no primary."""
+    from driver.read_preferences import ReadPreference  # lazily: keeps start-up fast
+
+    return dict(client.admin.command(spec, read_preference=ReadPreference.PRIMARY_PREFERRED))
 
 
 def _call_with_kwargs(factory: ClientFactory, uri: str, kwargs: dict[str, Any]) -> Any:

@@ -32,7 +32,7 @@ def test_save_and_load_round_trip(data_dir):
     assert loaded == prod
     assert again.folders == ["Work"]
     document = json.loads((data_dir / "favorites.json").read_text())
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
 
 
 def test_rename_duplicate_colour_delete(data_dir):
@@ -132,7 +132,7 @@ def test_migrates_version_1_and_moves_its_secrets_out(data_dir):
     ]
     assert secrets.get(store.favorites[0].id) == UriSecrets(password=SECRET)
     rewritten = path.read_bytes()
-    assert json.loads(rewritten)["schema_version"] == 2
+    assert json.loads(rewritten)["schema_version"] == 3
     assert b"s3cr" not in rewritten
 
 
@@ -204,3 +204,44 @@ def test_kill_9_during_saves_leaves_a_loadable_file(data_dir, tmp_path):
         assert store.notices == []
         assert len(store.favorites) in (300, *range(100, 300))
     assert not list(data_dir.glob("favorites.json.corrupt-*"))
+
+
+def test_read_only_is_saved_toggled_and_duplicated(data_dir):
+    store = FavoritesStore()
+    prod = store.save_favorite("Prod", "mongodb://db1.example/", read_only=True)
+    local = store.save_favorite("Local", "mongodb://localhost:27017")
+    assert prod.read_only and not local.read_only
+    assert store.duplicate(prod.id).read_only  # a copy of a careful favorite stays careful
+    store.set_read_only(local.id, True)
+    edited = store.save_favorite("Prod", "mongodb://db1.example/", favorite_id=prod.id)
+    assert not edited.read_only  # the dialog's checkbox decides on every save
+    again = FavoritesStore()
+    assert [f.read_only for f in again.favorites] == [False, True, True]
+    document = json.loads((data_dir / "favorites.json").read_text())
+    assert [f["read_only"] for f in document["favorites"]] == [False, True, True]
+
+
+def test_migrates_version_2_to_writable_favorites(data_dir):
+    data_dir.mkdir(parents=True)
+    path = data_dir / "favorites.json"
+    path.write_text(json.dumps({
+        "schema_version": 2, "folders": [], "recents": [],
+        "favorites": [{"id": "a1", "name": "Old", "uri": "mongodb://old.example/",
+                       "folder": "", "color": "", "created": 1.0, "updated": 1.0,
+                       "last_used": None, "has_secret": False}],
+    }))
+    store = FavoritesStore()
+    assert store.get("a1").read_only is False and not store.read_only
+    rewritten = json.loads(path.read_text())
+    assert rewritten["schema_version"] == 3
+    assert rewritten["favorites"][0]["read_only"] is False
+
+
+def test_only_a_real_true_makes_a_favorite_read_only(data_dir):
+    data_dir.mkdir(parents=True)
+    (data_dir / "favorites.json").write_text(json.dumps({
+        "schema_version": 3, "folders": [], "recents": [],
+        "favorites": [{"id": "b", "name": "Hand edit", "uri": "mongodb://h/",
+                       "read_only": "no"}],
+    }))
+    assert FavoritesStore().get("b").read_only is False
