@@ -115,6 +115,18 @@ def _level_from_env(default: int) -> int:
     return level
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files only their owner can read (0600 on POSIX), like the
+    data files: the folder's 0700 alone does not protect a file copied elsewhere."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        if os.name != "posix":
+            return super()._open()
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # an older file made before this rule
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+
 def setup_logging(
     folder: Path | None = None,
     *,
@@ -144,7 +156,7 @@ def setup_logging(
             # the machine have no business reading them).
             folder.chmod(0o700)
         path = folder / LOG_FILE_NAME
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
         )
     except OSError as exc:

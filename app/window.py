@@ -370,8 +370,9 @@ class MainWindow(QMainWindow):
 
         for number in range(self.pages.count()):
             page: Any = self.pages.widget(number)
-            if (getattr(page, "service", None) is connection.service and page.db == db
-                    and page.collection == collection):
+            # Other tabs (a connection's overview, the doctor) have no db/collection.
+            if (isinstance(page, CollectionPage) and page.service is connection.service
+                    and page.db == db and page.collection == collection):
                 self.pages.setCurrentIndex(number)
                 return page
         if self._query_store is None:

@@ -227,3 +227,16 @@ def test_read_only_favorite_opens_a_read_only_connection(aloop, window, standalo
     aloop.run_until_complete(window.tree_model.settle())
     box = window.failure_box
     assert box is None or not isinstance(box, QMessageBox) or not box.isVisible()
+
+
+def test_collection_opens_while_the_overview_tab_is_open(aloop, window, standalone):
+    # Regression: looking for an already-open page read ``.db`` of the overview tab.
+    connection = aloop.run_until_complete(window.open_connection(standalone.uri))
+    overview = window.show_cluster(connection)
+    assert isinstance(overview, ConnectionOverview)
+    page = window.open_collection(connection, "shop", "orders")
+    assert page is not None and (page.db, page.collection) == ("shop", "orders")
+    assert window.pages.count() == 2 and window.pages.currentWidget() is page
+    # Activating it again shows the same tab instead of a second one.
+    assert window.open_collection(connection, "shop", "orders") is page
+    assert window.pages.count() == 2

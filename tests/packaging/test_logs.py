@@ -192,3 +192,19 @@ def test_importing_logs_loads_no_qt() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_log_files_are_private_to_their_owner(tmp_path: Path, clean_logging: None) -> None:
+    old = tmp_path / "binnacle.log"
+    old.write_text("from an older version\n")
+    old.chmod(0o644)
+    path = setup_logging(tmp_path, max_bytes=2048, backup_count=2, capture_uncaught=False)
+    assert path is not None
+    for index in range(200):
+        logging.getLogger("binnacle.test").warning("line %d %s", index, "x" * 40)
+    teardown_logging()
+    files = sorted(tmp_path.glob("binnacle.log*"))
+    assert len(files) >= 2  # rotated at least once
+    for file in files:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
