@@ -4,12 +4,20 @@ The single source of truth is a ``driver.uri.ConnectionString``: editing the URI
 it (``parse_uri``) and refills the form; editing the form builds a new value
 (``ConnectionString.build``) and rewrites the URI. Whatever the driver refuses is shown
 with the driver's own message beside the field it concerns (and the URI field), and
-Connect stays disabled until the string is valid.
+Connect stays disabled until the string is valid. While the typed URI is invalid the
+form is disabled, so a form edit cannot overwrite what the user is typing.
+
+The URI field is never rewritten under the user's fingers: while they type, the text
+stays exactly as typed and only the form follows; the text is normalised (and its
+passwords masked) on a paste, or when editing finishes (focus out, Enter), and only if
+it parses. Options the driver ignores stay in the text, with a warning beside it.
 
 Passwords: the URI field shows ``****`` for every password until "Show passwords" is
-ticked; editing the masked text keeps the real values. A pasted Atlas string with a
-``<password>`` placeholder moves focus to the password field instead of using the
-placeholder. Passwords typed in the form are percent-escaped by ``to_uri``.
+ticked; a ``****`` left in the text stands for the password the dialog already holds
+(never the literal password "****": without one it is an error). A pasted Atlas string
+with a ``<password>`` placeholder moves focus to the password field instead of using
+the placeholder (on paste or when editing finishes, never mid-typing). Passwords typed
+in the form are percent-escaped by ``to_uri``.
 
 "Test connection" runs through ``ClientService`` on the worker pool with a Cancel
 button; the dialog stays responsive.
@@ -44,26 +52,39 @@ from PySide6.QtWidgets import (
 from app.connect.favorites import FavoritesStore
 from app.connect.favorites_panel import FavoritesPanel
 from app.connect.form import FORM_OPTIONS, OPTION_FIELDS, OptionWidget, format_value, labelled
+from app.connect.secrets import split_secrets
+from app.connect.uri_text import (
+    PLACEHOLDER,
+    append_pairs,
+    file_problem,
+    is_paste,
+    parse_quietly,
+    restore_masked,
+    unknown_pairs,
+)
 from app.services.client_service import ClientFactory, ClientService, default_client_factory
 from app.services.worker import Superseded, WorkerPool
 from driver.errors import ConfigurationError
-from driver.uri import ConnectionString, parse_uri
+from driver.uri import ConnectionString
 from driver.uri_options import validate_option
 
-MASK = "****"
 AUTH_METHODS = ("None", "Username and password", "X.509", "LDAP (PLAIN)", "Other")
 MECHANISMS = ("Default", "SCRAM-SHA-256", "SCRAM-SHA-1")
-_PLACEHOLDER = re.compile(r"^<[^<>]*password[^<>]*>$", re.IGNORECASE)
 DEFAULT_TEST_TIMEOUT_MS = 10_000
+FILE_OPTIONS = ("tlsCAFile", "tlsCertificateKeyFile")
+NO_KEYCHAIN_NOTE = (
+    "No keychain is available, so the password was not saved with the favorite: "
+    "Binnacle will ask for it when you connect."
+)
 
 
 class _FormInvalid(Exception):
     pass
 
 
-def _error_label() -> QLabel:
+def _error_label(role: str = "error") -> QLabel:
     label = QLabel()
-    label.setProperty("role", "error")
+    label.setProperty("role", role)
     label.setWordWrap(True)
     label.hide()
     return label
@@ -83,6 +104,13 @@ class ConnectionDialog(QDialog):
         self.setWindowTitle("Connect")
         self.resize(720, 620)
         self._cs: ConnectionString | None = None
+        # The last valid value, whatever the text shows now: where a ``****`` in the
+        # text gets its real password from after the text went through invalid states.
+        self._last_good: ConnectionString | None = None
+        self._uri_before = ""  # the field's text before the current edit
+        self._unknown: list[str] = []  # raw pairs the driver ignores, kept in the text
+        self._driver_notes: list[str] = []  # the driver's warnings on the last parse
+        self._keychain_noted = False
         self._updating = False
         self._form_error = False
         self._password_pending = False
@@ -110,6 +138,7 @@ class ConnectionDialog(QDialog):
         self.uri_edit.setObjectName("uriEdit")
         self.uri_edit.setPlaceholderText("mongodb://host:27017 or mongodb+srv://cluster.example.net")
         self.uri_edit.textEdited.connect(self._on_uri_edited)
+        self.uri_edit.editingFinished.connect(self._on_uri_finished)
         self.reveal = QCheckBox("Show passwords")
         self.reveal.toggled.connect(lambda _checked: self._render_uri())
         uri_row.addWidget(QLabel("URI"))
@@ -118,6 +147,9 @@ class ConnectionDialog(QDialog):
         layout.addLayout(uri_row)
         self.uri_error = _error_label()
         layout.addWidget(self.uri_error)
+        self.uri_warning = _error_label("warning")
+        self.uri_warning.setObjectName("uriWarning")
+        layout.addWidget(self.uri_warning)
         self.read_only_check = QCheckBox("Read-only: disable every write from Binnacle")
         self.read_only_check.setObjectName("readOnlyCheck")
         self.read_only_check.setToolTip(
@@ -125,6 +157,10 @@ class ConnectionDialog(QDialog):
             "Saved with the favorite.")
         layout.addWidget(self.read_only_check)
 
+        self.form_note = QLabel("Fix the connection string to edit the form.")
+        self.form_note.setProperty("role", "warning")
+        self.form_note.hide()
+        layout.addWidget(self.form_note)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs, 1)
         self.options: dict[str, OptionWidget] = {
@@ -172,10 +208,13 @@ class ConnectionDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.status_note = QLabel()
+        self.status_note.setObjectName("statusNote")
+        self.status_note.setWordWrap(True)
+        self.status_note.hide()
+        layout.addWidget(self.status_note)
 
-        self.uri_edit.setText(uri)
-        self._on_uri_edited(uri)
-        self.uri_edit.setCursorPosition(0)  # show the scheme and hosts first
+        self.load_uri(uri)
 
     # -- building the tabs ----------------------------------------------------------
     def _add_option_row(self, option: str) -> None:
@@ -259,8 +298,8 @@ class ConnectionDialog(QDialog):
     def load_uri(self, uri: str) -> None:
         """Replace the dialog's contents with ``uri`` (from a favorite or a recent)."""
         self.uri_edit.setText(uri)
-        self._on_uri_edited(uri)
-        self.uri_edit.setCursorPosition(0)
+        self._apply_uri_text(uri, normalise=True)
+        self.uri_edit.setCursorPosition(0)  # show the scheme and hosts first
 
     def _set_read_only(self, read_only: bool) -> None:
         self.read_only_check.setChecked(read_only)
@@ -275,11 +314,22 @@ class ConnectionDialog(QDialog):
         read-only checkbox's setting; returns its id."""
         if self.favorites is None or self._cs is None or self._password_pending:
             raise ValueError("there is no valid connection to save")
-        favorite = self.favorites.save_favorite(name, self.uri(), folder=folder, color=color,
+        uri = self.uri()
+        favorite = self.favorites.save_favorite(name, uri, folder=folder, color=color,
                                                 read_only=self.read_only)
         if self.favorites_panel is not None:
             self.favorites_panel.reload()
+        if not self.favorites.secrets.persistent and split_secrets(uri)[1]:
+            self._note_no_keychain()
         return favorite.id
+
+    def _note_no_keychain(self) -> None:
+        """Say once per dialog that the secret lives only in this session's memory."""
+        if self._keychain_noted:
+            return
+        self._keychain_noted = True
+        self.status_note.setText(NO_KEYCHAIN_NOTE)
+        self.status_note.show()
 
     def _ask_and_save(self) -> None:
         from PySide6.QtWidgets import QInputDialog, QMessageBox
@@ -323,43 +373,79 @@ class ConnectionDialog(QDialog):
 
     # -- URI → form -----------------------------------------------------------------
     def _on_uri_edited(self, text: str) -> None:
+        """A user edit: typing leaves the text alone, a paste normalises it."""
+        self._apply_uri_text(text, normalise=is_paste(self._uri_before, text))
+
+    def _on_uri_finished(self) -> None:
+        """Focus out or Enter: normalise and mask the text now, if it parses."""
+        if self._cs is None:
+            return
+        self._render_uri()
+        if self._password_pending and not self.password_edit.hasFocus():
+            self._ask_for_password()
+
+    def _apply_uri_text(self, text: str, *, normalise: bool) -> None:
         self._clear_errors()
+        self.uri_warning.clear()
+        self.uri_warning.hide()
         try:
-            cs = parse_uri(text.strip())
-            cs = self._restore_masked(cs)
+            cs, notes = parse_quietly(text.strip())
+            cs = restore_masked(cs, self._last_good)
         except ConfigurationError as exc:
             self._cs = None
             self._show_error(str(exc), also_uri=True)
+            self._set_form_enabled(False)
+            self._uri_before = self.uri_edit.text()
             self._refresh_buttons()
             return
+        self._set_form_enabled(True)
+        self._unknown = unknown_pairs(text)
         # An Atlas-style "<password>" placeholder stays in the value (mechanisms such as
         # PLAIN need some password to be valid) but is never connected with: the
         # password field gets the focus and Connect waits for a real one.
-        self._password_pending = cs.password is not None and bool(_PLACEHOLDER.match(cs.password))
-        self._cs = cs
+        self._password_pending = cs.password is not None and bool(PLACEHOLDER.match(cs.password))
+        self._cs = self._last_good = cs
         self._fill_form(cs)
+        self._driver_notes = notes
+        self._show_uri_warnings()
         if self._password_pending:
-            self._ask_for_password()
-        self._render_uri(keep_cursor=True)
+            self._note_placeholder()
+        else:  # the placeholder note of an earlier keystroke no longer applies
+            self.password_error.clear()
+            self.password_error.hide()
+        if normalise:
+            self._render_uri(keep_cursor=True)
+            if self._password_pending:
+                self._ask_for_password()
+        self._uri_before = self.uri_edit.text()
         self._refresh_buttons()
 
-    def _restore_masked(self, cs: ConnectionString) -> ConnectionString:
-        """A ``****`` the user left in the masked text stands for the real value."""
-        previous = self._cs
-        if previous is None:
-            return cs
-        if cs.password == MASK and previous.password is not None:
-            cs = cs.replace(password=previous.password)
-        masked = {k: previous.options[k] for k, v in cs.options.items()
-                  if "password" in k.lower() and v == MASK and k in previous.options}
-        return cs.with_options(**masked) if masked else cs
+    def _set_form_enabled(self, enabled: bool) -> None:
+        self.tabs.setEnabled(enabled)
+        self.form_note.setVisible(not enabled)
+
+    def _show_uri_warnings(self) -> None:
+        """The driver's warnings and missing TLS files: shown, but Connect stays enabled."""
+        notes = list(self._driver_notes)
+        cs = self._cs
+        for option in FILE_OPTIONS:
+            path = cs.options.get(option) if cs is not None else None
+            problem = file_problem(str(path)) if path else ""
+            self.options[option].show_warning(problem)
+            if problem:
+                notes.append(f"{option}: {problem}")
+        self.uri_warning.setText("\n".join(notes))
+        self.uri_warning.setVisible(bool(notes))
 
     def _ask_for_password(self) -> None:
         self.tabs.setCurrentIndex(1)
         self.password_edit.clear()
         self.password_edit.setFocus()
+        self._note_placeholder()
+
+    def _note_placeholder(self) -> None:
         self.password_error.setText(
-            "The pasted string has a <password> placeholder: type the password here "
+            "The connection string has a <password> placeholder: type the password here "
             "(it is escaped for the URI for you)."
         )
         self.password_error.show()
@@ -385,7 +471,7 @@ class ConnectionDialog(QDialog):
                 method, self._other_mechanism = "Other", mechanism
             self.auth_method.setCurrentText(method)
             self.username_edit.setText(cs.username or "")
-            placeholder = cs.password is not None and _PLACEHOLDER.match(cs.password)
+            placeholder = cs.password is not None and PLACEHOLDER.match(cs.password)
             self.password_edit.setText("" if placeholder else cs.password or "")
             self._update_auth_enabled()
             rows = [(k, v) for k, v in cs.options.items() if k.lower() not in FORM_OPTIONS]
@@ -425,7 +511,8 @@ class ConnectionDialog(QDialog):
             self._refresh_buttons()
             return
         self._form_error = False
-        self._cs = cs
+        self._cs = self._last_good = cs
+        self._show_uri_warnings()
         self._render_uri()
         self._refresh_buttons()
 
@@ -486,6 +573,8 @@ class ConnectionDialog(QDialog):
         text = self._cs.to_uri(redact_password=not reveal)
         if self._password_pending and self._cs.password is not None:
             text = text.replace(_escaped(self._cs.password), self._cs.password, 1)
+        text = append_pairs(text, self._unknown)
+        self._uri_before = text
         if text == self.uri_edit.text():
             return
         from_end = len(self.uri_edit.text()) - self.uri_edit.cursorPosition()

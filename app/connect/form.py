@@ -162,6 +162,11 @@ class OptionWidget:
         self.editor.setObjectName(f"option_{spec.option}")
         row.addWidget(self.editor, 1)
         if spec.kind == "file":
+            # Filled by the dialog when the named file is missing or unreadable.
+            self.warning = QLabel()
+            self.warning.setProperty("role", "warning")
+            self.warning.setWordWrap(True)
+            self.warning.hide()
             browse = QPushButton("Browse…")
             browse.clicked.connect(lambda: self._browse(on_change))
             row.addWidget(browse)
@@ -219,6 +224,12 @@ class OptionWidget:
         if self.spec.kind == "password":
             return text or None
         return text.strip() or None
+
+    def show_warning(self, message: str) -> None:
+        """A note that does not block connecting (file options only)."""
+        if self.warning is not None and self.spec.kind == "file":
+            self.warning.setText(message)
+            self.warning.setVisible(bool(message))
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)
