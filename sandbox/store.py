@@ -8,6 +8,9 @@ empty-filter finds (dropped on every write), lazily loaded collections (big samp
 first use), and the history of write optimes that replica-set members report as ``lastWrite``.
 
 Everything here runs on the cluster's event-loop thread; nothing is locked.
+
+Importing this module installs :mod:`sandbox.bson_order` into mongomock, so every query the store
+runs compares numbers by value across int/long/double/Decimal128 and other values in BSON order.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from typing import Any
 
 import bson
 import mongomock
-from bson import ObjectId, Timestamp
+from bson import Decimal128, ObjectId, Timestamp
 from mongomock import helpers as mongomock_helpers
 
-from sandbox.errors import DUPLICATE_KEY, CommandError
+from sandbox import bson_order
+from sandbox.errors import BAD_VALUE, DUPLICATE_KEY, CommandError
+
+bson_order.install()  # mongomock learns MongoDB's value order before any query runs
 
 get_value_by_dot: Callable[[Any, str], Any] = mongomock_helpers.get_value_by_dot
 Namespace = tuple[str, str]
@@ -55,6 +61,10 @@ def store_key(doc_id: Any) -> Any:
     """The key mongomock files a document under (dict ids are made hashable)."""
     if isinstance(doc_id, dict):
         return mongomock_helpers.hashdict(doc_id)
+    if isinstance(doc_id, Decimal128 | list):
+        # mongomock files documents in a dict by the raw _id, so an unhashable one cannot be kept.
+        raise CommandError(BAD_VALUE, f"not supported by the sandbox: an _id of type "
+                                      f"{type(doc_id).__name__} ({doc_id!r})")
     return doc_id
 
 

@@ -190,7 +190,11 @@ async def dispatch(cluster: ClusterState, member: Member, conn: ConnectionState,
                 and spec.kind == WRITE:
             exc.labels.append("RetryableWriteError")
         return _with_cluster_time(cluster, bson.encode(exc.to_document()))
-    except Exception as exc:  # a bug or an engine limit: answer, never drop the connection
+    except NotImplementedError as exc:  # an engine limit a handler did not translate
+        log.debug("command %s hit an engine limit", name, exc_info=True)
+        return _with_cluster_time(cluster, bson.encode(CommandError(
+            BAD_VALUE, f"not supported by the sandbox: {exc}").to_document()))
+    except Exception as exc:  # a bug: answer, never drop the connection
         log.debug("command %s failed", name, exc_info=True)
         code = getattr(exc, "code", None)
         return bson.encode(CommandError(code if isinstance(code, int) else 1,

@@ -17,6 +17,7 @@ from typing import Any
 
 from mongomock import aggregate as mongomock_aggregate
 
+from sandbox.bson_order import numeric_filter, numeric_pipeline
 from sandbox.commands.admin import collection_stats, current_operations
 from sandbox.commands.base import READ, Context, command, ok
 from sandbox.commands.cursors import batch_size_of, cursor_reply
@@ -80,27 +81,33 @@ def run_pipeline(ctx: Context, name: str, pipeline: list[dict[str, Any]],
     if view is not None:
         source_pipeline = list(view.options.get("pipeline", []))
         return run_pipeline(ctx, view.options["viewOn"], source_pipeline + pipeline, depth + 1)
-    stages = list(pipeline)
-    if stages and ("$collStats" in stages[0] or "$indexStats" in stages[0]):
-        docs = _special_first_stage(ctx, name, stages.pop(0))
-    elif not ctx.store.exists(ctx.db, name):
-        docs = []
-    elif stages and "$match" in stages[0]:
-        docs = list(ctx.store.collection(ctx.db, name).find(stages.pop(0)["$match"]))
-    else:
-        docs = list(ctx.store.collection(ctx.db, name).find())
-    if not stages:
-        return docs
-    database = ctx.store.client[ctx.db]
-    try:
+    stages = numeric_pipeline(pipeline)
+    try:  # every engine failure, the first $match's included, becomes a command error
+        if stages and ("$collStats" in stages[0] or "$indexStats" in stages[0]):
+            docs = _special_first_stage(ctx, name, stages.pop(0))
+        elif not ctx.store.exists(ctx.db, name):
+            docs = []
+        elif stages and "$match" in stages[0]:
+            docs = list(ctx.store.collection(ctx.db, name).find(stages.pop(0)["$match"]))
+        else:
+            docs = list(ctx.store.collection(ctx.db, name).find())
+        if not stages:
+            return docs
+        database = ctx.store.client[ctx.db]
         process: Callable[..., Any] = mongomock_aggregate.process_pipeline
         return list(process(docs, database, stages, None))
-    except CommandError:
-        raise
-    except NotImplementedError as exc:
-        raise CommandError(BAD_VALUE, f"not supported by the sandbox: {exc}") from None
-    except Exception as exc:  # mongomock's OperationFailure and friends
-        raise CommandError(getattr(exc, "code", None) or BAD_VALUE, str(exc)) from None
+    except Exception as exc:
+        raise engine_error(exc) from None
+
+
+def engine_error(exc: Exception) -> CommandError:
+    """A server-shaped error for whatever the query engine raised (never a bare Python one)."""
+    if isinstance(exc, CommandError):
+        return exc
+    if isinstance(exc, NotImplementedError):
+        return CommandError(BAD_VALUE, f"not supported by the sandbox: {exc}")
+    code = getattr(exc, "code", None)  # mongomock's OperationFailure carries the server's code
+    return CommandError(code if isinstance(code, int) and code else BAD_VALUE, str(exc))
 
 
 def sort_spec(spec: dict[str, Any] | None) -> list[tuple[str, Any]] | None:
@@ -111,14 +118,17 @@ def sort_spec(spec: dict[str, Any] | None) -> list[tuple[str, Any]] | None:
 
 def run_find(collection: Any, flt: dict[str, Any], projection: dict[str, Any] | None,
              sort: dict[str, Any] | None, skip: int = 0, limit: int = 0) -> list[dict[str, Any]]:
-    """Run a query in mongomock and return the documents."""
+    """Run a query in mongomock and return the documents (engine failures: CommandError)."""
     reverse = bool(sort) and sort == {"$natural": -1}
     if sort and "$natural" in sort:
         sort = None
-    cursor = collection.find(flt, projection or None)
-    if sort:
-        cursor = cursor.sort(sort_spec(sort))
-    docs = list(cursor)
+    try:
+        cursor = collection.find(numeric_filter(flt), projection or None)
+        if sort:
+            cursor = cursor.sort(sort_spec(sort))
+        docs = list(cursor)
+    except Exception as exc:
+        raise engine_error(exc) from None
     if reverse:
         docs.reverse()
     if skip:
@@ -172,7 +182,11 @@ def _database_aggregate(ctx: Context, pipeline: list[Any]) -> bytes:
     docs = current_operations(ctx)
     if len(pipeline) > 1:
         process: Callable[..., Any] = mongomock_aggregate.process_pipeline
-        docs = list(process(docs, ctx.store.client[ctx.db], pipeline[1:], None))
+        try:
+            docs = list(process(docs, ctx.store.client[ctx.db], numeric_pipeline(pipeline[1:]),
+                                None))
+        except Exception as exc:
+            raise engine_error(exc) from None
     return cursor_reply(ctx, f"{ctx.db}.$cmd.aggregate", docs, encoded=False,
                         batch_size=batch_size_of(ctx))
 

@@ -27,6 +27,7 @@ from typing import Any
 from bson import Decimal128
 from mongomock import filtering
 
+from sandbox import bson_order
 from sandbox.errors import BAD_VALUE, CommandError, type_mismatch
 
 FAILED_TO_PARSE = 9
@@ -39,7 +40,7 @@ POSITIONAL_OPERATORS = ("$set", "$unset", "$inc", "$mul", "$min", "$max")
 IDENTIFIER = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 _MISSING = object()
 filter_applies: Callable[[dict[str, Any], dict[str, Any]], bool] = filtering.filter_applies
-bson_compare: Callable[..., bool] = filtering.bson_compare
+bson_compare: Callable[..., bool] = bson_order.bson_compare
 
 
 def _is_positional(part: str) -> bool:
@@ -107,7 +108,7 @@ def parse_array_filters(value: Any, field: str = "arrayFilters") -> dict[str, di
         if name in filters:
             raise CommandError(FAILED_TO_PARSE, "Found multiple array filters with the same "
                                                 f"top-level field name {name}")
-        filters[name] = flt
+        filters[name] = bson_order.numeric_filter(flt)  # matching only: numbers by value
     return filters
 
 

@@ -14,7 +14,22 @@ from typing import Any
 import mongomock
 from bson import Int64
 
-from sandbox.commands.aggregate import run_find, run_view_pipeline, sort_spec, view_of
+from sandbox.bson_order import (
+    NOTHING,
+    NumericLiteral,
+    bson_cmp,
+    canonical_type,
+    is_number,
+    iter_key_candidates,
+    numeric_filter,
+)
+from sandbox.commands.aggregate import (
+    engine_error,
+    run_find,
+    run_view_pipeline,
+    sort_spec,
+    view_of,
+)
 from sandbox.commands.array_updates import (
     check_update,
     needs_rewrite,
@@ -140,11 +155,13 @@ def _translate(ctx: Context, name: str, exc: Exception, doc: dict[str, Any] | No
         return exc
     if isinstance(exc, mongomock.DuplicateKeyError):
         return ctx.store.explain_duplicate(ctx.db, name, doc or {})
-    if isinstance(exc, mongomock.OperationFailure):
-        return CommandError(exc.code or BAD_VALUE, str(exc))
-    if isinstance(exc, NotImplementedError):
-        return CommandError(BAD_VALUE, f"not supported by the sandbox: {exc}")
-    return CommandError(BAD_VALUE, str(exc))
+    return engine_error(exc)
+
+
+def _matcher(query: Any, upsert: bool) -> Any:
+    """The filter to match with: numbers compare by value (:mod:`sandbox.bson_order`), except
+    for an upsert, whose filter also seeds the new document and must keep the original values."""
+    return query if upsert else numeric_filter(query)
 
 
 class _UpdateOutcome:
@@ -222,8 +239,9 @@ def update(ctx: Context) -> dict[str, Any]:
             if not isinstance(op, dict) or "q" not in op or "u" not in op:
                 raise CommandError(FAILED_TO_PARSE,
                                    f"update.updates.{index} must be an object with q and u")
-            query, change = op["q"], op["u"]
+            change = op["u"]
             multi, upsert = bool(op.get("multi")), bool(op.get("upsert"))
+            query = _matcher(op["q"], upsert)
             array_filters = op.get("arrayFilters")
             if needs_rewrite(change, array_filters):
                 result = _rewritten_update(collection, query, change, array_filters, multi,
@@ -272,10 +290,11 @@ def delete(ctx: Context) -> dict[str, Any]:
             if op["limit"] not in (0, 1):
                 raise CommandError(FAILED_TO_PARSE, "The limit field in delete objects must be "
                                                     "0 or 1. Got " + repr(op["limit"]))
+            query = _matcher(op["q"], upsert=False)
             if op["limit"] == 1:
-                n += collection.delete_one(op["q"]).deleted_count
+                n += collection.delete_one(query).deleted_count
             else:
-                n += collection.delete_many(op["q"]).deleted_count
+                n += collection.delete_many(query).deleted_count
         except Exception as exc:
             errors.append(_translate(ctx, name, exc, None).write_error(index))
             if ordered:
@@ -296,6 +315,7 @@ def find_and_modify(ctx: Context) -> dict[str, Any]:
     change = ctx.body.get("update")
     upsert = ctx.get_bool("upsert")
     return_new = ctx.get_bool("new")
+    query = _matcher(query, upsert and not remove)
     if remove == (change is not None):
         raise CommandError(FAILED_TO_PARSE, "Either an update or remove=true must be specified")
     last_error: dict[str, Any]
@@ -360,10 +380,48 @@ def distinct(ctx: Context) -> dict[str, Any]:
     if not ctx.store.exists(ctx.db, name):
         return ok(values=[])
     try:
-        values = ctx.store.collection(ctx.db, name).distinct(key, query or None)
+        docs = run_find(ctx.store.collection(ctx.db, name), query, None, None)
+        values = _distinct_values(docs, key)
     except Exception as exc:
         raise _translate(ctx, name, exc, None) from None
     return ok(values=values)
+
+
+def _distinct_values(docs: list[dict[str, Any]], key: str) -> list[Any]:
+    """The distinct values of ``key`` (array elements count one by one), first seen first.
+
+    Values equal in MongoDB's order are one value: ``1``, ``1.0`` and ``Decimal128("1.00")``
+    included (Decimal128 and documents are unhashable, so they are compared one by one)."""
+    hashed: set[Any] = set()
+    others: list[Any] = []
+    values: list[Any] = []
+    for doc in docs:
+        for found in iter_key_candidates(key, doc):
+            if found is NOTHING:
+                continue
+            for value in found if isinstance(found, list | tuple) else [found]:
+                if is_number(value):
+                    marker: Any = (canonical_type(value), NumericLiteral(value))
+                elif isinstance(value, dict | list | bytes) or not _hashable(value):
+                    if any(bson_cmp(value, seen) == 0 for seen in others):
+                        continue
+                    others.append(value)
+                    values.append(value)
+                    continue
+                else:
+                    marker = (canonical_type(value), value)
+                if marker not in hashed:
+                    hashed.add(marker)
+                    values.append(value)
+    return values
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def as_int64(value: int) -> Int64:

@@ -4,6 +4,7 @@ catalogue, explain, errors, compression and server figures."""
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pymongo
@@ -256,12 +257,13 @@ def test_max_time_ms_kill_op_and_close_connection_fail_points(
                         "blockTimeMS": 5000})
     with rawwire.connect(address, timeout=5) as blocked:
         blocked.sendall(rawwire.op_msg({"dbStats": 1, "$db": "t_fp"}))
-        deadline = 50
+        # Poll until the server shows the blocked command (a time limit, not a count of polls:
+        # on a busy machine the raw command may take a while to arrive).
+        deadline = time.monotonic() + 5
         ops: list[Any] = []
-        while deadline and not ops:
+        while not ops and time.monotonic() < deadline:
             ops = [op for op in admin.command("currentOp")["inprog"]
                    if "dbStats" in op["command"]]
-            deadline -= 1
         admin.command("configureFailPoint", "failCommand", mode="off")
         assert ops, "the blocked dbStats should show in currentOp"
         admin.command("killOp", op=ops[0]["opid"])
