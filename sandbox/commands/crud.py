@@ -250,7 +250,11 @@ def update(ctx: Context) -> dict[str, Any]:
                 if multi:
                     raise CommandError(FAILED_TO_PARSE, "multi update is not supported for "
                                                         "replacement-style update")
-                result = collection.replace_one(query, change, upsert=upsert)
+                # mongomock may copy the filter's _id into the replacement: match by value
+                # first, then replace by the stored _id (never the matching wrapper).
+                target = collection.find_one(query, {"_id": 1})
+                key = {"_id": target["_id"]} if target is not None else op["q"]
+                result = collection.replace_one(key, change, upsert=upsert)
             elif multi:
                 result = collection.update_many(query, change, upsert=upsert,
                                                 array_filters=array_filters)
@@ -334,7 +338,9 @@ def find_and_modify(ctx: Context) -> dict[str, Any]:
                       else collection.find_one_and_update)
             kwargs = {} if _is_replacement(change) else {
                 "array_filters": ctx.body.get("arrayFilters")}
-            value = method(query, change, projection=fields, sort=sort, upsert=upsert,
+            # By the stored _id once matched, so no matching wrapper reaches a document.
+            key = {"_id": existing["_id"]} if existing is not None else query
+            value = method(key, change, projection=fields, sort=sort, upsert=upsert,
                            return_document=return_new, **{k: v for k, v in kwargs.items() if v})
             last_error = {"n": 1 if existing is not None or upsert else 0,
                           "updatedExisting": existing is not None}

@@ -252,3 +252,15 @@ def test_engine_limits_are_server_shaped_errors(client: Any, scratch: Any) -> No
         assert write_info.value.code == 2
         assert "not supported by the sandbox" in str(write_info.value)
     assert scratch.count_documents({}) == 1  # nothing was changed
+
+
+def test_replacements_matched_by_value_keep_the_stored_id(scratch: Any) -> None:
+    # A replacement's filter is matched by value, but the stored _id (an int) must stay
+    # as stored: no matching wrapper may leak into the document.
+    scratch.insert_many([{"_id": 1, "v": "a"}, {"_id": 2, "v": "b"}])
+    assert scratch.replace_one({"_id": 1.0}, {"v": "A"}).modified_count == 1
+    assert scratch.find_one({"_id": 1}) == {"_id": 1, "v": "A"}
+    before = scratch.find_one_and_replace({"_id": Int64(2)}, {"v": "B"})
+    assert before == {"_id": 2, "v": "b"}
+    assert scratch.find_one({"_id": 2}) == {"_id": 2, "v": "B"}
+    assert type(scratch.find_one({"_id": 2})["_id"]) is int
