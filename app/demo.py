@@ -8,8 +8,12 @@ when the program exits.
 The Sandbox menu lets a user disturb the cluster and watch the app react: step down the
 primary, kill or restart a member, add latency; the Cluster tab (opened at start) shows
 each action on its timeline and the cluster's reaction. Each control blocks until the sandbox
-applied it, so it runs on the worker pool, never on the GUI thread; the member list the
-menus show is a snapshot refreshed (also off the GUI thread) after every action.
+applied it, so it runs on the worker pool, never on the GUI thread. The member
+submenus are filled when they are about to show: which members exist, which are alive and
+their added latency come from a snapshot refreshed (off the GUI thread) after every
+action; their roles come from the demo connection's ``ClusterHealth``, the state the
+Cluster tab shows, so a member is called primary only once the election made it one (a
+snapshot taken straight after a stepdown predates the election). Dead members say "down".
 
 ``--demo --smoke-test`` waits for the tree to list the demo's databases, prints one line
 and exits 0, or prints why not and exits 1 within ``SMOKE_TEST_TIMEOUT_S``.
@@ -131,18 +135,41 @@ class SandboxMenu(QMenu):
         self.clear_latency_action = QAction("&Clear latency", self)
         self.clear_latency_action.triggered.connect(lambda: self.run(demo.clear_latency))
         self.addAction(self.clear_latency_action)
+        # Filled as they open (the roles are the Cluster tab's, as of now), not when
+        # an action finishes (the election it starts has not ended then).
         self.aboutToShow.connect(self._fill_member_menus)
+        for submenu in (self.kill_menu, self.restart_menu, self.latency_menu):
+            submenu.aboutToShow.connect(
+                lambda shown=submenu: self._fill_member_menus(only=shown))
         self._fill_member_menus()
 
-    def _fill_member_menus(self) -> None:
+    def member_role(self, member: Any) -> str:
+        """The member's role in words: "down" when dead, else the Cluster tab's role
+        (the sandbox's own when the health view has not seen the member yet)."""
+        from app.cluster.health_state import Role, parse_address
+
+        if not member.alive:
+            return "down"
+        connection = self.window_.demo_connection
+        health = self.window_.cluster_health(connection) if connection is not None else None
+        seen = health.state.members.get(parse_address(member.address)) if health else None
+        if seen is None or seen.role == Role.UNKNOWN:
+            return str(member.role).lower()
+        if seen.role == Role.UNREACHABLE:
+            return "starting"  # alive again, not yet checked by the driver
+        return str(seen.role)
+
+    def _fill_member_menus(self, only: QMenu | None = None) -> None:
         for menu, wanted, method in (
             (self.kill_menu, True, self.demo.kill),
             (self.restart_menu, False, self.demo.restart),
             (self.latency_menu, True, self.demo.add_latency),
         ):
+            if only is not None and menu is not only:
+                continue
             menu.clear()
             for member in self.members:
-                text = f"{member.address} ({member.role.lower()}"
+                text = f"{member.address} ({self.member_role(member)}"
                 text += f", +{member.latency_ms:.0f} ms)" if member.latency_ms else ")"
                 act = menu.addAction(text)
                 act.setEnabled(member.alive is wanted)

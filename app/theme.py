@@ -95,7 +95,14 @@ def apply_theme(app: QApplication, preference: str = "system") -> str:
     app.setPalette(palette_for(colors))
     app.setStyleSheet(style_sheet(colors))
     app.setProperty("binnacleScheme", scheme)
+    app.setProperty("binnacleThemePreference", preference)  # what View > Theme shows
     return scheme
+
+
+def current_preference(app: QApplication) -> str:
+    """The preference last applied (``system`` if none was)."""
+    value = app.property("binnacleThemePreference")
+    return value if value in ("system", "light", "dark") else "system"
 
 
 def follow_system(app: QApplication, preference_getter: object = None) -> None:
@@ -105,7 +112,10 @@ def follow_system(app: QApplication, preference_getter: object = None) -> None:
         return
 
     def changed(_scheme: Qt.ColorScheme) -> None:
-        preference = preference_getter() if callable(preference_getter) else "system"
+        # Without a getter, the preference last applied (View > Theme) decides: a user
+        # who chose Dark keeps it when the OS turns light.
+        preference = (preference_getter() if callable(preference_getter)
+                      else current_preference(app))
         if preference == "system":
             apply_theme(app, "system")
 

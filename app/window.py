@@ -12,7 +12,11 @@ opens its overview page: a "Cluster" tab (topology diagram, sparklines, timeline
 "Performance" tab (serverStatus charts, current operations); both poll only while shown
 and are stopped before the connection's client closes. A connection that fails offers
 "Diagnose…", which runs the connection doctor on its URI; Help → Connection doctor… opens
-it for the current (or a typed) URI.
+it for the current (or a typed) URI. View → Theme switches between System, Light and
+Dark and remembers the choice in the preferences (``settings.json``).
+
+The sidebar and the right-hand stack (welcome text or page tabs) share one splitter whose
+sizes are set once: opening or closing pages never moves the sidebar.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QWidget,
 )
@@ -48,6 +54,7 @@ LOG_PANEL_MAX_LINES = 5000
 CLUSTER_HEALTH_SHORTCUT = "Ctrl+Shift+H"
 PERFORMANCE_SHORTCUT = "Ctrl+Shift+P"
 DOCTOR_SHORTCUT = "Ctrl+Shift+D"
+SIDEBAR_WIDTH = 360  # the explorer's width at start; the user's drag is kept after that
 
 
 class ConnectionOverview(QTabWidget):
@@ -115,25 +122,33 @@ class MainWindow(QMainWindow):
         self.explorer.view.selectionModel().currentChanged.connect(
             lambda *_: self._selection_changed())
         self.tree_model.load_failed.connect(self._load_failed)
+        # The right-hand part is one stack (welcome text or page tabs): the splitter
+        # always has the same two widgets, so opening a page never moves the sidebar.
+        self.central = QStackedWidget(splitter)
         self.welcome = QLabel(
-            f"Binnacle {__version__}\nA desktop explorer for MongoDB clusters", splitter
+            f"Binnacle {__version__}\nA desktop explorer for MongoDB clusters", self.central
         )
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # Collection pages, one tab each, opened by activating a collection in the tree.
-        self.pages = QTabWidget(splitter)
+        self.pages = QTabWidget(self.central)
         self.pages.setObjectName("collectionPages")
         self.pages.setTabsClosable(True)
         self.pages.setDocumentMode(True)
         self.pages.tabCloseRequested.connect(lambda number: self.close_page(
             self.pages.widget(number)))
-        self.pages.hide()
+        self.central.addWidget(self.welcome)
+        self.central.addWidget(self.pages)
+        self.central.setCurrentWidget(self.welcome)
         self.read_only_connections: set[int] = set()  # Connection.ident of read-only ones
         self._query_store: Any = None
         self._view_settings: Any = None
         self.explorer.view.activated.connect(self._tree_activated)
-        splitter.setStretchFactor(1, 2)
-        splitter.setStretchFactor(2, 2)
-        splitter.setSizes([480, 720])
+        # Set once (opening a page no longer touches them): a window resize goes mostly
+        # to the pages; the sidebar keeps the width the user dragged it to.
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([SIDEBAR_WIDTH, 1200 - SIDEBAR_WIDTH])
         self.setCentralWidget(splitter)
 
         file_menu = self.menuBar().addMenu("&File")
@@ -170,6 +185,21 @@ class MainWindow(QMainWindow):
         self.performance_action.setShortcut(QKeySequence(PERFORMANCE_SHORTCUT))
         self.performance_action.triggered.connect(lambda: self.show_cluster(performance=True))
         view_menu.addAction(self.performance_action)
+        view_menu.addSeparator()
+        self.theme_menu = view_menu.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for preference, text in (("system", "&System"), ("light", "&Light"),
+                                 ("dark", "&Dark")):
+            theme_action = QAction(text, self.theme_group)
+            theme_action.setCheckable(True)
+            theme_action.triggered.connect(
+                lambda _=False, chosen=preference: self.set_theme(chosen))
+            self.theme_menu.addAction(theme_action)
+            self.theme_actions[preference] = theme_action
+        self.theme_menu.aboutToShow.connect(self._check_current_theme)
+        self._check_current_theme()
+        self.preferences: Any = None  # app.settings.Preferences, loaded on first change
         database_menu = self.menuBar().addMenu("&Database")
         for act in (self.explorer.create_database_action,
                     self.explorer.create_collection_action, self.explorer.drop_action):
@@ -198,6 +228,39 @@ class MainWindow(QMainWindow):
         # coroutine is made only once the event loop is running it.
         QTimer.singleShot(0, self, lambda: self.spawn(
             lambda: self.open_connection(uri, read_only=read_only)))
+
+    # -- theme ------------------------------------------------------------------------
+    def _check_current_theme(self) -> None:
+        from app.theme import current_preference
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            self.theme_actions[current_preference(app)].setChecked(True)
+
+    def set_theme(self, preference: str) -> asyncio.Future[Any] | None:
+        """View > Theme: apply ``preference`` now and remember it in the preferences
+        (read and written on a worker: the GUI thread never waits on a file)."""
+        from app.theme import apply_theme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, preference)
+        self.theme_actions[preference].setChecked(True)
+        return self.spawn(lambda: self._save_theme(preference))
+
+    async def _save_theme(self, preference: str) -> None:
+        from app.settings import Preferences
+
+        def save() -> Any:
+            preferences = self.preferences or Preferences()
+            preferences.theme = preference
+            preferences.save()
+            return preferences
+
+        try:
+            self.preferences = await self.worker_pool().submit(save)
+        except OSError as exc:
+            self.statusBar().showMessage(f"The theme was not saved: {exc}", 10000)
 
     # -- connections ------------------------------------------------------------------
     def spawn(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Future[Any] | None:
@@ -279,19 +342,9 @@ class MainWindow(QMainWindow):
         self._show_central(pages=True)
 
     def _show_central(self, *, pages: bool) -> None:
-        """Show the page tabs or the welcome text in the splitter's right-hand part.
-
-        The splitter hands a widget that was hidden no width when it appears: the
-        width the other one had is given to it.
-        """
-        shown, hidden = (self.pages, self.welcome) if pages else (self.welcome, self.pages)
-        if shown.isVisible() and not hidden.isVisible():
-            return
-        sizes = self.splitter.sizes()
-        hidden.hide()
-        shown.show()
-        right = max(sizes[1] + sizes[2], 1)
-        self.splitter.setSizes([sizes[0], right if not pages else 0, right if pages else 0])
+        """Show the page tabs or the welcome text in the right-hand part (one stack, so
+        the splitter's sizes, and the sidebar's width, stay as they are)."""
+        self.central.setCurrentWidget(self.pages if pages else self.welcome)
 
     def current_connection(self) -> Connection | None:
         """The selected connection, else the newest one (None when there is none)."""

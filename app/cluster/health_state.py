@@ -177,6 +177,7 @@ class HealthState:
         self.shards: list[str] = []
         self.on_event: Callable[[TimelineEvent], None] | None = None
         self.on_removed: Callable[[TimelineEvent], None] | None = None
+        self._last_text: dict[Address, tuple[str, str]] = {}  # last (kind, text) per member
 
     # -- timeline -------------------------------------------------------------------------
     def _record(self, event: TimelineEvent) -> None:
@@ -190,6 +191,13 @@ class HealthState:
 
     def add_event(self, now: float, kind: str, text: str, address: Address | None = None,
                   term: int | None = None) -> None:
+        if address is not None:
+            # One event, one line: a member flapping between the driver's view ("not
+            # reachable") and replSetGetStatus's ("DOWN") would repeat the same line at
+            # every poll. Identical consecutive lines about one member are kept once.
+            if self._last_text.get(address) == (kind, text):
+                return
+            self._last_text[address] = (kind, text)
         self._record(TimelineEvent(now, kind, text, address, term))
 
     def timeline_text(self) -> str:

@@ -33,12 +33,15 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QListView,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -64,7 +67,7 @@ class TopologyDiagram(QWidget):
         super().__init__(parent)
         self._health = health
         self.node_positions: dict[tuple[str, int], QPointF] = {}
-        self.setMinimumSize(360, 240)
+        self.setMinimumSize(260, 170)
         health.changed.connect(self.update)
 
     # -- layout ---------------------------------------------------------------------------
@@ -87,8 +90,11 @@ class TopologyDiagram(QWidget):
                                                     height * 0.42)
             return positions
         # An ellipse: wide views spread the members sideways so their labels never meet.
-        # Room above for the title and below for the lowest node's three label lines.
-        top, bottom = 48.0, max(height - 70.0, 60.0)
+        # Room above for the title and below for the lowest node (its radius) and its
+        # three label lines, measured in this font, so a short view cuts none off.
+        label_room = self.fontMetrics().lineSpacing() * 3 + self._radius() + 8
+        top = 32.0 + self._radius()
+        bottom = max(height - label_room, top + 10.0)
         radius_x, radius_y = width * 0.32, max((bottom - top) / 2, 10.0)
         centre = QPointF(width / 2, (top + bottom) / 2)
         # The primary (if any) goes at the top; the others keep address order around.
@@ -98,6 +104,9 @@ class TopologyDiagram(QWidget):
             positions[member.address] = QPointF(centre.x() + radius_x * math.cos(angle),
                                                 centre.y() + radius_y * math.sin(angle))
         return positions
+
+    def _radius(self) -> float:
+        return max(14.0, min(self.width(), self.height()) * 0.07)
 
     # -- painting -------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
@@ -117,7 +126,7 @@ class TopologyDiagram(QWidget):
             return
         positions = self._layout(members)
         self.node_positions = positions
-        radius = max(16.0, min(self.width(), self.height()) * 0.07)
+        radius = self._radius()
         # Sync-source arrows first, so nodes draw over their ends.
         for member in members:
             source = member.sync_source
@@ -260,8 +269,12 @@ class MemberSparklines(QWidget):
                 widgets = (QLabel(member.host), QLabel(), Sparkline(colour="#2e86de"),
                            QLabel(), Sparkline(colour="#e67e22"))
                 for line in (widgets[2], widgets[4]):
-                    line.setMinimumWidth(90)
+                    line.setMinimumWidth(60)
+                # Names and figures never shrink below their text (they would overlap
+                # the next column); the sparklines take what is left.
                 widgets[0].setMinimumWidth(widgets[0].sizeHint().width())
+                widgets[0].setSizePolicy(QSizePolicy.Policy.Minimum,
+                                         QSizePolicy.Policy.Preferred)
                 for label in (widgets[1], widgets[3]):
                     label.setMinimumWidth(label.fontMetrics().horizontalAdvance("8888.8 ms"))
                 for column, cell in enumerate(widgets):
@@ -292,7 +305,11 @@ class HealthView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.member_model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # Columns as wide as their contents (full host names), the last one stretched
+        # to the edge: nothing is clipped at any width (a scroll bar appears instead).
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
         self.timeline = QListView()
         self.timeline.setModel(self.timeline_model)
@@ -309,6 +326,7 @@ class HealthView(QWidget):
         top.addWidget(self.sparklines)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
+        top.setChildrenCollapsible(False)  # squeezed below their minimum, they overlap
         timeline_box = QWidget()
         timeline_layout = QVBoxLayout(timeline_box)
         timeline_layout.setContentsMargins(0, 0, 0, 0)
@@ -327,8 +345,15 @@ class HealthView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setStretchFactor(2, 1)
+        splitter.setChildrenCollapsible(False)
+        # A small window scrolls the tab rather than squeezing its parts into each other.
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(splitter)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroll_area)
         health.changed.connect(self._update_source_label)
 
     # Polling (RTT samples, replSetGetStatus) runs while the view is shown; the driver's

@@ -24,11 +24,13 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -167,11 +169,21 @@ class PerformanceView(QWidget):
         ops_bar.addStretch(1)
         ops_bar.addWidget(refresh)
         ops_bar.addWidget(self.kill_button)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(header)
         layout.addLayout(grid, 3)
         layout.addLayout(ops_bar)
         layout.addWidget(self.op_table, 1)
+        # A small window scrolls the charts instead of imposing their minimum size on
+        # the whole window (the tab shares its minimum with the Cluster tab).
+        scroll_area = QScrollArea()
+        scroll_area.setWidgetResizable(True)
+        scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        scroll_area.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll_area)
 
     # -- visibility drives polling ----------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name

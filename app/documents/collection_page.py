@@ -118,6 +118,7 @@ class CollectionPage(DocumentWrites, QWidget):
         self.query_bar.cancelRequested.connect(self.cancel_query)
         self.query_bar.resetRequested.connect(lambda: self.query(QuerySpec(filter={})))
         self.query_bar.explainRequested.connect(self.explain)
+        self.query_bar.staleResults.connect(self.clear_stale_results)
         self.completer = QueryCompleter(self)
         for name in ("filter", "project", "sort"):
             self.completer.attach(self.query_bar.edits[name])
@@ -295,6 +296,14 @@ class CollectionPage(DocumentWrites, QWidget):
         self._update_count()
         self.spawn(lambda: self._count(generation, spec))
 
+    def clear_stale_results(self) -> None:
+        """The bar's query changed to one that does not parse, or a new one is asked
+        for: the last query's server error and its "0 of ~N" no longer apply."""
+        self.message.clear()
+        self.count_label.clear()
+        self.count_label.setToolTip("")
+        self.countChanged.emit("")
+
     def _fetch_current(self) -> None:
         model = self.table_model if self.current_view == "table" else self.list_model
         if model.rowCount() == 0 and model.canFetchMore(_ROOT):
@@ -422,12 +431,12 @@ class CollectionPage(DocumentWrites, QWidget):
     def _refresh_json(self) -> None:
         model = self.list_model
         shown = min(model.rowCount(), self.json_limit)
-        if shown == self.json_view.document_count and shown:
-            self.more_button.setEnabled(
-                model.rowCount() > shown or model.can_fetch_documents())
-            return
-        self.json_view.set_documents([model.raw_document(row) for row in range(shown)])
-        self.more_button.setEnabled(model.rowCount() > shown or model.can_fetch_documents())
+        if shown != self.json_view.document_count or not shown:
+            self.json_view.set_documents([model.raw_document(row) for row in range(shown)])
+        # Hidden (not just disabled) once every result is laid out: "3 of 3" offers no more.
+        more = model.rowCount() > shown or model.can_fetch_documents()
+        self.more_button.setEnabled(more)
+        self.more_button.setHidden(not more)
 
     def more_json(self) -> None:
         """Lay out the next ``JSON_PAGE`` documents, fetching a batch if needed."""

@@ -27,6 +27,8 @@ from app.documents.raw_elements import id_element
 from driver.bson import encode
 
 COUNT_TIME_LIMIT_MS = 5000
+CONFLICT_MESSAGE = ("The document changed on the server since you opened it; "
+                    "choose a version")
 
 
 def plain(value: Any) -> Any:
@@ -168,7 +170,7 @@ class DocumentWrites:
         dialog.accepted.connect(lambda: self._resolve(dialog.choice, plan, edited,
                                                       outcome.deleted))
         self._open(dialog)
-        self.writeFinished.emit("conflict")
+        self.writeFinished.emit(CONFLICT_MESSAGE)
 
     def _resolve(self, choice: str | None, plan: Any, edited: dict[str, Any],
                  deleted: bool) -> None:

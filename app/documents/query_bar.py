@@ -2,8 +2,8 @@
 typed in shell syntax and checked as the user types.
 
 A field that does not parse shows its error in place (``line 2, column 5: expected ...``)
-and Find stays disabled until every field parses. Find (or Ctrl+Enter) emits
-``findRequested(QuerySpec)``; while a query runs the button becomes Cancel
+and Find stays disabled until every field parses. Find (or Enter, as in Compass; Ctrl+Enter too) emits
+``findRequested(QuerySpec)``; Shift+Enter inserts a line break; while a query runs the button becomes Cancel
 (``cancelRequested``). Reset clears the fields; Explain emits ``explainRequested``. With
 a ``QueryStore`` the bar records every query it runs and offers the last ones again, and
 saves named favourite queries ("★ Save…") offered in their own list.
@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -108,7 +109,8 @@ def build_spec(texts: Mapping[str, str]) -> tuple[QuerySpec | None, dict[str, Sh
 
 class _FieldEdit(QPlainTextEdit):
     """A short multi-line editor: pasted mongosh text keeps its lines (and comments).
-    Ctrl+Enter submits instead of inserting a line break."""
+    Enter (or Ctrl+Enter) submits, as Compass's query bar does; Shift+Enter inserts a
+    line break."""
 
     submitted = Signal()
 
@@ -121,11 +123,19 @@ class _FieldEdit(QPlainTextEdit):
         self.setFixedHeight(self.fontMetrics().lineSpacing() * lines + 12)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if QApplication.activePopupWidget() is not None:
+                # The completion popup is open: Enter picks the completion (the popup's
+                # completer handles the ignored key), it does not run the query.
+                event.ignore()
+                return
             event.accept()
-            self.submitted.emit()
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                # QPlainTextEdit would insert a line separator (U+2028) for Shift+Enter;
+                # a plain line break keeps the text parseable and pasteable.
+                self.insertPlainText("\n")
+            else:
+                self.submitted.emit()
             return
         super().keyPressEvent(event)
 
@@ -135,6 +145,9 @@ class QueryBar(QWidget):
     explainRequested = Signal(object)  # QuerySpec
     cancelRequested = Signal()
     resetRequested = Signal()
+    # A field no longer parses, or a query was asked for: results, errors and the counter
+    # of the previous query no longer describe what the bar shows.
+    staleResults = Signal()
 
     def __init__(
         self,
@@ -245,6 +258,8 @@ class QueryBar(QWidget):
             self.edits[name].setToolTip(str(error) if error else "")
         self.find_button.setEnabled(self._running or spec is not None)
         self.explain_button.setEnabled(spec is not None and not self._running)
+        if spec is None:
+            self.staleResults.emit()
         return spec is not None
 
     def set_running(self, running: bool) -> None:
@@ -255,7 +270,10 @@ class QueryBar(QWidget):
 
     # -- actions ------------------------------------------------------------------
     def run_query(self) -> bool:
-        if self._running or not self.validate():
+        if self._running:
+            return False
+        self.staleResults.emit()
+        if not self.validate():
             return False
         assert self._spec is not None
         if self._store is not None and self._history_key is not None:

@@ -42,10 +42,17 @@ class ExplorerPanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         header = self.view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # The name column is as wide as its longest name ("Demo replica set", not
+        # "Demo r…"), measured when rows arrive rather than on every repaint; the last
+        # column takes what is left.
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         for column in range(1, model.columnCount()):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for loaded in (model.databases_loaded, model.collections_loaded):
+            loaded.connect(lambda *_: self.fit_name_column())
+        model.rowsInserted.connect(lambda *_: self.fit_name_column())
+        self.view.expanded.connect(lambda *_: self.fit_name_column())
         layout.addWidget(self.view)
 
         def action(text: str, slot: Callable[[], Any], key: Any = None) -> QAction:
@@ -190,6 +197,11 @@ class ExplorerPanel(QWidget):
 
     def expand_connection(self, connection: Connection) -> None:
         self.view.expand(self.model.index_of(connection.node))
+        self.fit_name_column()
+
+    def fit_name_column(self) -> None:
+        """Widen (or narrow) the name column to its longest shown name."""
+        self.view.resizeColumnToContents(0)
 
     def current_index(self) -> QModelIndex:
         return self.view.currentIndex()

@@ -44,7 +44,10 @@ KindRole = Qt.ItemDataRole.UserRole + 2  # "connection", "database", "collection
 TypeRole = Qt.ItemDataRole.UserRole + 3  # collections: "collection", "view", "timeseries"
 StatsRole = Qt.ItemDataRole.UserRole + 4  # the stats dict (may be empty)
 
-COLUMNS = ("Name", "Documents", "Size", "Indexes")
+# "Data size": the uncompressed size of the documents (dbStats ``dataSize``, collStats
+# ``size``) for databases and collections alike, so a database is never shown smaller
+# than one of its own collections (storage sizes are compressed, and include indexes).
+COLUMNS = ("Name", "Documents", "Data size", "Indexes")
 TYPE_MARKERS = {"view": " (view)", "timeseries": " (time series)"}
 
 # Distinct, readable on light and dark backgrounds; connections take them in turn.
@@ -299,10 +302,9 @@ class ConnectionTreeModel(QAbstractItemModel):
         entries = await service.list_databases()
         nodes = []
         for entry in sorted(entries, key=lambda e: str(e.get("name", ""))):
-            db = Node("database", str(entry["name"]), parent=node)
-            size = entry.get("sizeOnDisk")
-            db.size = float(size) if isinstance(size, (int, float)) else None
-            nodes.append(db)
+            # No size yet: listDatabases gives ``sizeOnDisk`` (storage, compressed), not
+            # the data size the column shows; dbStats fills it in a moment later.
+            nodes.append(Node("database", str(entry["name"]), parent=node))
         return nodes
 
     async def _list_collections(self, node: Node) -> list[Node]:
@@ -371,9 +373,8 @@ class ConnectionTreeModel(QAbstractItemModel):
         if node.kind == "database":
             node.documents = _int_or_none(stats.get("objects"))
             node.indexes = _int_or_none(stats.get("indexes"))
-            size = stats.get("totalSize", stats.get("storageSize"))
-            if isinstance(size, (int, float)) and (node.size is None or size > 0):
-                node.size = float(size)
+            size = stats.get("dataSize")
+            node.size = float(size) if isinstance(size, (int, float)) else None
         else:
             node.documents = _int_or_none(stats.get("count"))
             node.indexes = _int_or_none(stats.get("nindexes"))

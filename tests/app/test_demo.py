@@ -166,3 +166,50 @@ def test_demo_smoke_test_reports_failure_and_exits_one(case):
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert f"binnacle smoke test failed: {expected}" in out.stderr
     assert time.monotonic() - started < 15
+
+
+def _labels(menu) -> dict[str, str]:
+    """address → the role in the submenu's "address (role...)" label, as it opens."""
+    menu.aboutToShow.emit()
+    labels = {}
+    for act in menu.actions():
+        address, _, rest = act.text().partition(" (")
+        labels[address] = rest.rstrip(")").split(",")[0]
+    return labels
+
+
+def test_sandbox_submenus_show_the_roles_of_the_cluster_tab(aloop, demo_window, qtbot):
+    window, connection = demo_window
+    menu = window.sandbox_menu
+    health = window.cluster_health(connection)
+    assert health is not None
+
+    def primary() -> str | None:
+        found = [m.host for m in health.state.ordered_members() if m.role == "primary"]
+        return found[0] if len(found) == 1 else None
+
+    qtbot.waitUntil(lambda: primary() is not None, timeout=5000)
+    old = primary()
+    menu.step_down_action.trigger()
+    aloop.run_until_complete(asyncio.gather(*window.pending_tasks))
+    qtbot.waitUntil(lambda: primary() not in (None, old), timeout=10000)
+    new = primary()
+    # The menus were last filled straight after the stepdown (before the election);
+    # opened now, they name the new primary, as the Cluster tab does.
+    labels = _labels(menu.kill_menu)
+    assert labels[new] == "primary" and list(labels.values()).count("primary") == 1
+    assert labels[old] == "secondary"
+
+    # Kill the primary: Restart lists it as down, not as "secondary".
+    kill = next(a for a in menu.kill_menu.actions() if a.text().startswith(new))
+    kill.trigger()
+    aloop.run_until_complete(asyncio.gather(*window.pending_tasks))
+    labels = _labels(menu.restart_menu)
+    assert labels[new] == "down"
+    restart = next(a for a in menu.restart_menu.actions() if a.text().startswith(new))
+    assert restart.isEnabled()
+    assert sum(a.isEnabled() for a in menu.restart_menu.actions()) == 1
+    assert _labels(menu.kill_menu)[new] == "down"  # fills that menu only
+    restart.trigger()
+    aloop.run_until_complete(asyncio.gather(*window.pending_tasks))
+    assert _labels(menu.restart_menu)[new] != "down"

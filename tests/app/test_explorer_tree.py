@@ -75,9 +75,16 @@ def test_tree_lists_databases_and_collections_with_counts(aloop, model_and_servi
     assert model.index(rows["orders"], 3, shop).data() == "2"  # _id_ and customerId_1
     assert model.index(rows["customers"], 1, shop).data() == "2,000"
     assert model.index(rows["orders"], 2, shop).data().endswith("MB")
-    # Database rows: dbStats objects and indexes, listDatabases size.
+    # Database rows: dbStats objects, indexes and data size.
     assert shop.siblingAtColumn(1).data() == "7,500"
     assert shop.siblingAtColumn(3).data() == "5"
+    # One measure (uncompressed data size) for both: a database holds at least as much
+    # as any of its collections.
+    assert model.headerData(2, Qt.Orientation.Horizontal) == "Data size"
+    shop_size = shop.data(StatsRole)["size"]
+    sizes = [model.index(r, 0, shop).data(StatsRole)["size"] for r in rows.values()]
+    assert shop_size is not None and shop_size >= max(s for s in sizes if s is not None)
+    assert shop_size == sum(s for s in sizes if s is not None)
     iot = model.index_of(model.find(connection, "iot"))
     aloop.run_until_complete(model.load(iot))
     readings = model.index(0, 0, iot)

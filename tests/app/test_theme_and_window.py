@@ -3,6 +3,7 @@ panel, start-up notices, and preferences saved atomically."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,14 +12,17 @@ from PySide6.QtGui import QPalette
 from app.settings import Preferences, atomic_write
 from app.theme import apply_theme, resolve_scheme
 from app.window import MainWindow
+from tests.app.test_e2e_window import dispose
 
 
 @pytest.fixture
 def restore_theme(qapp):
     palette, sheet = qapp.palette(), qapp.styleSheet()
+    preference = qapp.property("binnacleThemePreference")
     yield qapp
     qapp.setPalette(palette)
     qapp.setStyleSheet(sheet)
+    qapp.setProperty("binnacleThemePreference", preference)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -80,14 +84,16 @@ def test_connect_action_opens_the_dialog(qtbot, data_dir):
     from app.connect.dialog import ConnectionDialog
     from app.connect.favorites import FavoritesStore
 
-    window = MainWindow()
-    qtbot.addWidget(window)
+    window = MainWindow()  # deleted by dispose() below, not by qtbot
     window.favorites = FavoritesStore()
     window.connect_action.trigger()
     dialog = window.findChild(ConnectionDialog)
     assert dialog is not None and dialog.isVisible()
     dialog.accept()
     assert window.favorites.recents[0].uri == "mongodb://localhost:27017"
+    # Deleted now: its queued "open this connection" timer must not fire in a later
+    # test's event loop (it would start a coroutine that loop never runs).
+    dispose(window)
 
 
 def test_queued_writer_keeps_order_coalesces_and_reports_errors(tmp_path, monkeypatch):
@@ -131,3 +137,34 @@ def test_favorites_store_saves_through_the_queued_writer(data_dir):
     store.save_favorite("Queued", "mongodb://q.example")
     assert writer.close(5)
     assert [f.name for f in FavoritesStore().favorites] == ["Queued"]
+
+
+def test_view_theme_menu_applies_and_remembers_the_choice(aloop, pool, qtbot, data_dir,
+                                                           restore_theme):
+    window = MainWindow()
+    window.pool = pool
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert window.theme_menu.menuAction() in view_menu.actions()
+    assert [a.text() for a in window.theme_menu.actions()] == ["&System", "&Light", "&Dark"]
+    apply_theme(restore_theme, "system")
+    window.theme_menu.aboutToShow.emit()
+    assert window.theme_actions["system"].isChecked()
+
+    window.theme_actions["dark"].trigger()
+    aloop.run_until_complete(asyncio.gather(*window.pending_tasks))
+    assert restore_theme.property("binnacleScheme") == "dark"
+    assert restore_theme.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    assert window.theme_actions["dark"].isChecked()
+    assert not window.theme_actions["system"].isChecked()  # exclusive
+    assert Preferences().theme == "dark"  # saved in settings.json
+    stored = json.loads((data_dir / "settings.json").read_text())
+    assert set(stored) == {"theme", "schema_version"}  # no new fields
+
+    window.theme_actions["light"].trigger()
+    aloop.run_until_complete(asyncio.gather(*window.pending_tasks))
+    assert Preferences().theme == "light" and restore_theme.property("binnacleScheme") == "light"
+    # A later window (the next start) shows what was applied.
+    other = MainWindow()
+    other.theme_menu.aboutToShow.emit()
+    assert other.theme_actions["light"].isChecked()
+    dispose(window, other)

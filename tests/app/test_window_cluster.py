@@ -240,3 +240,57 @@ def test_collection_opens_while_the_overview_tab_is_open(aloop, window, standalo
     # Activating it again shows the same tab instead of a second one.
     assert window.open_collection(connection, "shop", "orders") is page
     assert window.pages.count() == 2
+
+
+@pytest.mark.parametrize("size", [(640, 420), (1400, 900)])
+def test_cluster_tab_is_readable_small_and_large(aloop, demo_window, size, restore_theme):
+    """Screenshots of the Cluster tab; at 640×420 the member names, RTT figures, the
+    diagram's nodes and the table's last column all fit."""
+    window, connection = demo_window
+    apply_theme(restore_theme, "light")
+    window.resize(*size)
+    overview = window.pages.currentWidget()
+    view = overview.health_view
+    health = window.cluster_health(connection)
+
+    async def scenario() -> None:
+        await wait_until(lambda: view.member_model.rowCount() == 3
+                         and _primary(health) is not None
+                         and all(m.rtt_ms is not None for m in health.state.ordered_members()),
+                         5, "3 members with RTTs and a primary")
+        await asyncio.sleep(0.1)  # layouts settle at the new size
+
+    aloop.run_until_complete(scenario())
+    screenshot(window, f"cluster-tab-{size[0]}x{size[1]}")
+    # Sparklines: each member's name ends before its RTT figure starts.
+    for name, rtt, *_ in view.sparklines._rows.values():
+        assert name.geometry().right() < rtt.geometry().left(), (name.text(), rtt.text())
+        assert name.width() >= name.sizeHint().width()
+    # Diagram: every node (and its label's centre) lies inside the widget.
+    diagram = view.diagram
+    for centre in diagram.node_positions.values():
+        assert 0 < centre.x() < diagram.width() and 0 < centre.y() < diagram.height() - 30
+    # Health table: the last column ends inside the viewport (not clipped).
+    header = view.table.horizontalHeader()
+    last = header.count() - 1
+    assert header.sectionViewportPosition(last) + header.sectionSize(last) <= \
+        view.table.viewport().width() or view.table.horizontalScrollBar().maximum() > 0
+
+
+def test_opening_pages_keeps_the_sidebar_width(aloop, window, standalone):
+    connection = aloop.run_until_complete(window.open_connection(standalone.uri, "Standalone"))
+    aloop.run_until_complete(window.tree_model.load(window.tree_model.find(connection, "shop")))
+    sidebar = window.splitter.sizes()[0]
+    view = window.explorer.view
+    # The name column fits its longest shown name ("customers", "Standalone").
+    assert view.columnWidth(0) >= view.sizeHintForColumn(0)
+    window.show_cluster(connection)
+    assert window.splitter.sizes()[0] == sidebar
+    page = window.open_collection(connection, "shop", "customers")
+    assert window.splitter.sizes()[0] == sidebar and window.pages.isVisible()
+    window.open_collection(connection, "shop", "orders")
+    assert window.splitter.sizes()[0] == sidebar
+    for number in reversed(range(window.pages.count())):
+        window.close_page(window.pages.widget(number))
+    assert window.welcome.isVisible() and window.splitter.sizes()[0] == sidebar
+    del page

@@ -195,3 +195,31 @@ def test_timeline_export(tmp_path, qtbot):
     text = path.read_text(encoding="utf-8")
     assert text.splitlines()[1].startswith("2023-11-14 22:13:20.000Z  election")
     view.copy_timeline()
+
+
+def test_one_member_going_down_is_logged_once(qapp):
+    """The driver's checks ("not reachable") and each status poll ("DOWN") alternate
+    while a member is down: the timeline says so once, not at every poll."""
+    health = ClusterHealth()
+    topology = Topology()
+    t = 1000.0
+    health._clock = lambda: t
+    health.apply_description(topology.check(A, _primary("a:1", 1)))
+    health.apply_description(topology.check(B, _secondary("b:2", "a:1")))
+    health.apply_description(topology.check(C, _secondary("c:3", "a:1")))
+    state = health.state
+    status = {"term": 1, "members": [
+        {"name": "a:1", "stateStr": "PRIMARY"}, {"name": "b:2", "stateStr": "SECONDARY"},
+        {"name": "c:3", "stateStr": "DOWN"}]}
+    for poll in range(3):
+        error = AutoReconnect("c:3: [Errno 111] Connection refused")
+        health.apply_description(topology.check(C, error=error))
+        state.apply_repl_status(status, t + poll)
+    health._flush()
+    reports = [e.text for e in state.timeline if "reports DOWN" in e.text]
+    assert reports == ["c:3 reports DOWN (was not reachable)"]
+    assert [e.kind for e in state.timeline if e.address == C].count("down") == 1
+    # Back, then down again: a new event, logged again.
+    health.apply_description(topology.check(C, _secondary("c:3", "a:1")))
+    health.apply_description(topology.check(C, error=AutoReconnect("c:3: refused")))
+    assert [e.kind for e in state.timeline if e.address == C].count("down") == 2

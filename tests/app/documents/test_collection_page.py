@@ -134,3 +134,14 @@ def test_window_opens_a_page_when_a_collection_is_activated(aloop, pool, cluster
         aloop.run_until_complete(window.shutdown())
         settle(aloop, lambda: not window.pending_tasks)
         dispose(window)
+
+
+def test_a_parse_error_clears_the_last_server_error_and_the_counter(aloop, make_page):
+    page = make_page()
+    run_query(aloop, page, filter="{ $bogusOperator: 1 }")
+    settle(aloop, lambda: page.run.error is not None and page.message.text() != ""
+           and page.estimated is not None)
+    assert page.count_label.text().startswith("0 of ")  # the failed query's counter
+    page.query_bar.edits["filter"].setPlainText("{ status: ")  # does not parse
+    assert page.query_bar.error_labels["filter"].text() != ""
+    assert page.message.text() == "" and page.count_label.text() == ""

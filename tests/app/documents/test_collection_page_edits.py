@@ -114,9 +114,14 @@ def test_concurrent_edit_is_detected_and_shown(aloop, make_page, scratch):
     page = make_page("scratch", scratch.name)
     run_query(aloop, page, sort="{ _id: 1 }")
     index = field_index(page.list_model, 3, "name")
+    messages: list[str] = []
+    page.writeFinished.connect(messages.append)
     scratch.update_one({"_id": 3}, {"$set": {"name": "changed elsewhere"}})  # meanwhile
     type_in_place(page.list_view, index, "'mine'")
     settle(aloop, lambda: isinstance(page.dialog, ConflictDialog))
+    # The status bar says what happened, not just "conflict".
+    assert messages[-1] == ("The document changed on the server since you opened it; "
+                            "choose a version")
     dialog = page.dialog
     assert "changed elsewhere" in dialog.theirs_text.toPlainText()
     assert '"mine"' in dialog.mine_text.toPlainText()

@@ -201,6 +201,11 @@ def test_show_more_local_dates_and_autocomplete(aloop, make_page, scratch, qtbot
     assert edit.toPlainText() == "{ when"
     qtbot.keyClicks(edit, ": { $gt")
     assert page.completer.model.stringList() == ["$gte"]
+    # Enter while the popup is open takes the completion; it does not run the query.
+    assert popup.isVisible()
+    with qtbot.assertNotEmitted(page.query_bar.findRequested):
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert "\n" not in edit.toPlainText()
     popup.hide()
 
 
@@ -210,11 +215,24 @@ def test_json_view_lays_out_documents_a_page_at_a_time(aloop, make_page, qapp):
     page.show_view("json")
     settle(aloop, lambda: page.json_view.document_count == 100)
     assert page.more_button.isEnabled()
+    assert not page.more_button.isHidden()
     page.more_json()
     assert page.json_view.document_count == 200
     text = page.json_view.copy_all()
     assert text.count('"orderNo"') == 200
     assert page.json_view.copy_document(0) == qapp.clipboard().text()
+
+
+def test_json_view_hides_load_more_when_every_result_is_shown(aloop, make_page):
+    page = make_page()
+    run_query(aloop, page, filter="{ orderNo: { $lt: 100003 } }")
+    page.show_view("json")
+    settle(aloop, lambda: page.json_view.document_count == 3)
+    settle(aloop, lambda: not page.list_model.can_fetch_documents()
+           and page.exact_count == 3)
+    page._refresh_json()
+    assert page.count_label.text() == "1–3 of 3"
+    assert page.more_button.isHidden() and not page.more_button.isEnabled()
 
 
 def test_cancel_kills_a_find_still_computing(aloop, make_page, client):

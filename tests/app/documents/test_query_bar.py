@@ -109,3 +109,32 @@ def test_favourite_queries_are_saved_by_name_and_applied(qtbot, tmp_path):
     assert bar.texts()["filter"] == "{ status: 'paid' } // paid ones"
     assert not bar.save_favorite("  ")  # a name is required
     dialog.deleteLater()
+
+
+def test_enter_runs_the_query_and_shift_enter_breaks_the_line(qtbot):
+    bar = QueryBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    edit = bar.edits["filter"]
+    edit.setPlainText("{ a: 1 }")
+    edit.moveCursor(edit.textCursor().MoveOperation.End)
+    with qtbot.waitSignal(bar.findRequested) as found:
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert found.args[0].filter == {"a": 1}
+    assert edit.toPlainText() == "{ a: 1 }"  # no line break added
+    with qtbot.waitSignal(bar.findRequested):
+        qtbot.keyClick(edit, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)
+    with qtbot.assertNotEmitted(bar.findRequested):
+        qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert edit.toPlainText() == "{ a: 1 }\n"
+    with qtbot.waitSignal(bar.findRequested):  # Ctrl+Enter still runs
+        qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_an_unparseable_filter_or_a_new_attempt_marks_results_stale(qtbot):
+    bar = QueryBar()
+    qtbot.addWidget(bar)
+    with qtbot.waitSignal(bar.staleResults):
+        bar.edits["filter"].setPlainText("{ a: ")
+    with qtbot.waitSignal(bar.staleResults), qtbot.assertNotEmitted(bar.findRequested):
+        qtbot.keyClick(bar.edits["filter"], Qt.Key.Key_Return)
