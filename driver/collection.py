@@ -25,6 +25,7 @@ from driver.bulk import (
     update_statement,
 )
 from driver.common import (
+    NamespaceGuards,
     ReturnDocument,
     index_document,
     index_list,
@@ -60,8 +61,10 @@ def _has_write_stage(pipeline: Sequence[Mapping[str, Any]]) -> bool:
     )
 
 
-class Collection(IndexMethods):
+class Collection(IndexMethods, NamespaceGuards):
     """A collection of a ``Database``: ``client["db"]["name"]`` or ``db.name``."""
+
+    _parent_kind = "Database"
 
     def __init__(
         self, database: Database, name: str, create: bool = False,
@@ -155,26 +158,6 @@ class Collection(IndexMethods):
     def __repr__(self) -> str:
         return f"Collection({self._database!r}, {self._name!r})"
 
-    def __bool__(self) -> bool:
-        raise NotImplementedError(
-            "Collection objects do not implement truth value testing or bool(). "
-            "Please compare with None instead: collection is not None"
-        )
-
-    def __iter__(self) -> Collection:
-        return self
-
-    def __next__(self) -> None:
-        raise TypeError("'Collection' object is not iterable")
-
-    next = __next__
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError(
-            f"'Collection' object is not callable. If you meant to call the {self._name!r} "
-            f"method on a 'Database' object it is failing because no such method exists."
-        )
-
     # -- encoding ------------------------------------------------------------------------------
 
     def _encode(self, document: Mapping[str, Any]) -> bytes:
@@ -244,14 +227,14 @@ class Collection(IndexMethods):
     ) -> InsertManyResult:
         """Insert documents in as few commands as the server's limits allow."""
         if isinstance(documents, Mapping) or not isinstance(documents, Iterable):
-            raise TypeError("documents must be a non-empty list")
+            raise TypeError("insert_many needs a non-empty list of documents")
         bulk = BulkExecutor(self, ordered, bypass_document_validation, comment)
         inserted_ids: list[Any] = []
         for document in documents:
             bulk.add_insert(document)
             inserted_ids.append(document["_id"])
         if not inserted_ids:
-            raise TypeError("documents must be a non-empty list")
+            raise TypeError("insert_many needs a non-empty list of documents")
         result = bulk.execute(self._write_concern, session)
         return InsertManyResult(inserted_ids, result.acknowledged)
 

@@ -25,6 +25,44 @@ TEXT = "text"
 _DATABASE_FORBIDDEN = ("/", "\\", ".", " ", '"', "$", "\x00")
 
 
+class NamespaceGuards:
+    """Guards shared by ``Database`` and ``Collection`` against common slips.
+
+    Attribute access creates sub-objects (``client.shop.orders``), so a misspelt method
+    name gives an object instead of an AttributeError, and ``if db:`` would always be
+    true. These methods turn such slips into errors that say what happened.
+    """
+
+    __slots__ = ()
+    _name: str
+    #: The type whose attribute access produced this object, for the call message.
+    _parent_kind = "object"
+
+    def __bool__(self) -> bool:
+        kind = type(self).__name__
+        raise NotImplementedError(
+            f"a {kind} has no truth value; test it against None instead "
+            f"(`if {kind.lower()} is not None:`)"
+        )
+
+    def __iter__(self) -> NamespaceGuards:
+        return self
+
+    def __next__(self) -> None:
+        raise TypeError(f"'{type(self).__name__}' object is not iterable")
+
+    next = __next__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        # A collection named "orders.find_all" came from ``coll.find_all``: name the last part.
+        attribute = self._name.rsplit(".", 1)[-1]
+        raise TypeError(
+            f"'{type(self).__name__}' object is not callable: {attribute!r} was read as a "
+            f"sub-namespace of a {self._parent_kind}, so a method of that name does not exist "
+            f"on {self._parent_kind}"
+        )
+
+
 class ReturnDocument:
     """Which version of the document ``find_one_and_*`` returns."""
 

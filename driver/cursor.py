@@ -312,7 +312,8 @@ class Cursor(_CursorState[Any]):
 
     def _check_unstarted(self) -> None:
         if self._id is not None or self._killed:
-            raise InvalidOperation("cannot set options after executing query")
+            raise InvalidOperation(
+                "this cursor has already run its query; clone() or rewind() it to change options")
 
     def limit(self, limit: int) -> Cursor:
         """At most ``limit`` documents (0: no limit; negative: one batch of that many)."""

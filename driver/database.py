@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driver.common import validate_database_name
+from driver.common import NamespaceGuards, validate_database_name
 from driver.errors import CollectionInvalid, OperationFailure
 
 if TYPE_CHECKING:
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 NAMESPACE_NOT_FOUND = 26
 
 
-class Database:
+class Database(NamespaceGuards):
     """A database of a ``MongoClient``."""
+
+    _parent_kind = "MongoClient"
 
     def __init__(
         self, client: MongoClient, name: str, codec_options: CodecOptions | None = None,
@@ -114,26 +116,6 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self._client!r}, {self._name!r})"
-
-    def __bool__(self) -> bool:
-        raise NotImplementedError(
-            "Database objects do not implement truth value testing or bool(). "
-            "Please compare with None instead: database is not None"
-        )
-
-    def __iter__(self) -> Database:
-        return self
-
-    def __next__(self) -> None:
-        raise TypeError("'Database' object is not iterable")
-
-    next = __next__
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError(
-            f"'Database' object is not callable. If you meant to call the {self._name!r} "
-            f"method on a 'MongoClient' object it is failing because no such method exists."
-        )
 
     # -- commands ------------------------------------------------------------------------------
 

@@ -242,7 +242,9 @@ class BulkWriteError(OperationFailure):
     """A bulk write had errors; ``details`` holds the full result with ``writeErrors``."""
 
     def __init__(self, results: Mapping[str, Any]) -> None:
-        super().__init__("batch op errors occurred", 65, results)
+        super().__init__(
+            "the bulk write had errors: see details['writeErrors'] and "
+            "details['writeConcernErrors']", 65, results)
 
     def __reduce__(self) -> tuple[Any, Any]:
         return self.__class__, (self.details,)

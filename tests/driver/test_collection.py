@@ -254,12 +254,20 @@ def test_collection_object_behaviour(client: MongoClient) -> None:
     assert coll.name == "orders" and coll.full_name == "shop.orders"
     assert coll.database == client.shop
     assert coll == client["shop"]["orders"] and hash(coll) == hash(client.shop.orders)
-    with pytest.raises(NotImplementedError, match="compare with None"):
+    with pytest.raises(NotImplementedError, match="against None"):
         bool(coll)
-    with pytest.raises(TypeError, match="not callable"):
+    with pytest.raises(TypeError, match="not callable: 'find_all' was read as a sub-namespace "
+                                        "of a Database"):
         coll.find_all()
     with pytest.raises(TypeError, match="not iterable"):
         next(coll)
+    # The same guards on a Database, naming MongoClient.
+    with pytest.raises(NotImplementedError, match=r"a Database has no truth value"):
+        bool(client.shop)
+    with pytest.raises(TypeError, match="sub-namespace of a MongoClient"):
+        client.no_such_method()
+    with pytest.raises(TypeError, match="'Database' object is not iterable"):
+        next(client.shop)
     strong = coll.with_options(write_concern=WriteConcern(w=1, j=True))
     assert strong.write_concern == WriteConcern(w=1, j=True)
     assert strong.read_preference == coll.read_preference

@@ -100,7 +100,7 @@ def test_modifiers_rewind_clone_and_indexing(filled: Any) -> None:
     cursor = filled.find({"v": 3}).sort("_id", -1).limit(4)
     first = cursor.to_list()
     assert [d["_id"] for d in first] == [997, 990, 983, 976]
-    with pytest.raises(InvalidOperation, match="after executing"):
+    with pytest.raises(InvalidOperation, match="already run its query"):
         cursor.limit(1)
     cursor.rewind()
     assert cursor.to_list(2) == first[:2]
