@@ -176,6 +176,7 @@ class SandboxCluster:
                 loop.call_soon_threadsafe(loop.stop)
                 thread.join(timeout=5)
         if loop is not None and not loop.is_running():
+            _close_leftover_transports(loop)
             loop.close()
         self._loop = self._thread = None
         if self.tls_files is not None:
@@ -365,3 +366,30 @@ class SandboxCluster:
         except TimeoutError:
             raise TimeoutError(f"no primary elected within {timeout} s") from None
         return self.members[index]
+
+
+def _close_leftover_transports(loop: asyncio.AbstractEventLoop) -> None:
+    """Abort every socket transport still registered with the stopped loop.
+
+    A connection accepted while a member stops (above all a TLS one still in its handshake,
+    whose handler task does not exist yet) is known to no server object; left alone, its
+    socket would only be closed by the garbage collector, with a ResourceWarning at some
+    later, unrelated moment. This sweep closes them while the loop still exists.
+    """
+    selector = getattr(loop, "_selector", None)
+    if selector is None:
+        return
+    transports = set()
+    for key in list(selector.get_map().values()):
+        handles = key.data if isinstance(key.data, tuple) else ()
+        for handle in handles:
+            owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+            if isinstance(owner, asyncio.Transport):
+                transports.add(owner)
+    for transport in transports:
+        transport.abort()
+    if transports:
+        # abort() closes the socket in a callback: let the loop run it.
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(asyncio.sleep(0))
+

@@ -74,6 +74,12 @@ class MemberServer:
         """Close the listening socket and drop every open connection."""
         if self._server is not None:
             self._server.close()
+        # A connection accepted just before close() has its handler task created on a later
+        # loop turn (connection_made is scheduled, then the task's first step). Let those
+        # turns run so every handler registers in _tasks and is aborted below; otherwise a
+        # never-started handler would leave its transport open when the loop stops.
+        for _ in range(3):
+            await asyncio.sleep(0)
         tasks = list(self._tasks)
         for task, writer in list(self._tasks.items()):
             writer.transport.abort()
