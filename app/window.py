@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.topology_label)
 
     def open_connect_dialog(self) -> None:
-        """Show the connection dialog (imported on first use: it loads driver.uri)."""
+        """Show the connection dialog (imported on first use: it loads driver.connection_string.uri)."""
         from app.connect.dialog import ConnectionDialog
 
         dialog = ConnectionDialog(parent=self, favorites=self.favorites)
@@ -417,8 +417,8 @@ class MainWindow(QMainWindow):
     def open_collection(self, connection: Connection, db: str, collection: str) -> Any:
         """Show the page of ``db.collection`` (a new tab, or the one already open)."""
         from app.documents.collection_page import CollectionPage
-        from app.documents.document_views import ViewSettings
-        from app.documents.history import QueryStore
+        from app.documents.query.history import QueryStore
+        from app.documents.views.document_views import ViewSettings
         from app.settings import atomic_write
 
         for number in range(self.pages.count()):

@@ -10,7 +10,7 @@
    model and painting the last screen, the whole Python + Qt process included.
    Target ≤ 150 MB.
 3. **Export**: the same raw batches written as relaxed Extended JSON lines, by
-   ``app.documents.transfer.export_json`` and by PyMongo's ``bson.decode_all`` +
+   ``app.documents.transfer.exporter.export_json`` and by PyMongo's ``bson.decode_all`` +
    ``bson.json_util.dumps`` (C decoder, Python JSON), in one run. Target: not slower.
 
 Figures are medians of ``--runs`` runs; nothing is asserted.
@@ -67,7 +67,7 @@ def rss_mb() -> float:
 def first_page_ms(app: object, batch: bytes) -> float:
     from PySide6.QtWidgets import QTreeView
 
-    from app.documents.model import DocumentTreeModel
+    from app.documents.views.tree_model import DocumentTreeModel
 
     model = DocumentTreeModel()
     view = QTreeView()
@@ -89,7 +89,7 @@ def first_page_ms(app: object, batch: bytes) -> float:
 def memory_after_scrolling(app: object, batches: list[bytes]) -> float:
     from PySide6.QtWidgets import QTreeView
 
-    from app.documents.model import DocumentTreeModel
+    from app.documents.views.tree_model import DocumentTreeModel
 
     model = DocumentTreeModel()
     view = QTreeView()
@@ -109,7 +109,7 @@ def memory_after_scrolling(app: object, batches: list[bytes]) -> float:
 
 
 def export_ours(batches: list[bytes], path: Path) -> float:
-    from app.documents.transfer import export_json, raw_documents_from_batches
+    from app.documents.transfer.exporter import export_json, raw_documents_from_batches
 
     started = time.perf_counter()
     export_json(raw_documents_from_batches(batches), path, mode="relaxed")

@@ -51,17 +51,17 @@ _LAZY = {
     "MongoClient": "driver.client",
     "Database": "driver.database",
     "Collection": "driver.collection",
-    "Cursor": "driver.cursor",
-    "CursorType": "driver.cursor",
-    "CommandCursor": "driver.cursor",
-    "RawBatchCursor": "driver.cursor",
+    "Cursor": "driver.operations.cursor",
+    "CursorType": "driver.operations.cursor",
+    "CommandCursor": "driver.operations.cursor",
+    "RawBatchCursor": "driver.operations.cursor",
     "ClientSession": "driver.session",
-    "InsertOne": "driver.bulk",
-    "UpdateOne": "driver.bulk",
-    "UpdateMany": "driver.bulk",
-    "ReplaceOne": "driver.bulk",
-    "DeleteOne": "driver.bulk",
-    "DeleteMany": "driver.bulk",
+    "InsertOne": "driver.operations.bulk",
+    "UpdateOne": "driver.operations.bulk",
+    "UpdateMany": "driver.operations.bulk",
+    "ReplaceOne": "driver.operations.bulk",
+    "DeleteOne": "driver.operations.bulk",
+    "DeleteMany": "driver.operations.bulk",
     "IndexModel": "driver.common",
     "ReturnDocument": "driver.common",
     "ASCENDING": "driver.common",
@@ -84,19 +84,17 @@ _LAZY = {
     "Secondary": "driver.read_preferences",
     "SecondaryPreferred": "driver.read_preferences",
     "Nearest": "driver.read_preferences",
-    "CommandListener": "driver.command_events",
-    "ConnectionPoolListener": "driver.cmap_events",
-    "TopologyListener": "driver.monitoring",
-    "ServerListener": "driver.monitoring",
-    "ServerHeartbeatListener": "driver.monitoring",
+    "CommandListener": "driver.operations.command_events",
+    "ConnectionPoolListener": "driver.cmap.events",
+    "TopologyListener": "driver.sdam.events",
+    "ServerListener": "driver.sdam.events",
+    "ServerHeartbeatListener": "driver.sdam.events",
 }
 
 if TYPE_CHECKING:
-    from driver.bulk import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
     from driver.client import MongoClient
-    from driver.cmap_events import ConnectionPoolListener
+    from driver.cmap.events import ConnectionPoolListener
     from driver.collection import Collection
-    from driver.command_events import CommandListener
     from driver.common import (
         ASCENDING,
         DESCENDING,
@@ -108,9 +106,17 @@ if TYPE_CHECKING:
         ReturnDocument,
     )
     from driver.concern import ReadConcern, WriteConcern
-    from driver.cursor import CommandCursor, Cursor, CursorType, RawBatchCursor
     from driver.database import Database
-    from driver.monitoring import ServerHeartbeatListener, ServerListener, TopologyListener
+    from driver.operations.bulk import (
+        DeleteMany,
+        DeleteOne,
+        InsertOne,
+        ReplaceOne,
+        UpdateMany,
+        UpdateOne,
+    )
+    from driver.operations.command_events import CommandListener
+    from driver.operations.cursor import CommandCursor, Cursor, CursorType, RawBatchCursor
     from driver.read_preferences import (
         Nearest,
         Primary,
@@ -125,6 +131,7 @@ if TYPE_CHECKING:
         InsertOneResult,
         UpdateResult,
     )
+    from driver.sdam.events import ServerHeartbeatListener, ServerListener, TopologyListener
     from driver.server_api import ServerApi, ServerApiVersion
     from driver.session import ClientSession
 

@@ -1,6 +1,6 @@
 """``MongoClient``: the entry point, with PyMongo's constructor, properties and methods.
 
-The constructor only validates options (``driver.options.ClientOptions.from_inputs``);
+The constructor only validates options (``driver.connection_string.client_options.ClientOptions.from_inputs``);
 it never touches the network, so an unreachable server or wrong credentials surface on
 the first operation, as ``ServerSelectionTimeoutError`` / ``OperationFailure``. With
 ``connect=True`` (the default) the ``Topology`` is opened at once and its monitor
@@ -23,17 +23,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driver.command_events import CommandListener
 from driver.common import validate_database_name
+from driver.connection_string.srv import SrvMonitor
 from driver.database import Database
 from driver.errors import ConfigurationError, InvalidOperation, PyMongoError
-from driver.executor import Executor
+from driver.operations.command_events import CommandListener
+from driver.operations.executor import Executor
 from driver.read_preferences import ReadPreference, ServerMode
 from driver.sdam.selection import writable_server_selector
+from driver.sdam.topology import Topology
 from driver.sdam.types import ServerType, TopologyType
 from driver.session import ClientSession, ServerSession, ServerSessionPool, SessionOptions
-from driver.srv import SrvMonitor
-from driver.topology import Topology
 
 Address = tuple[str, int]
 
@@ -54,7 +54,7 @@ class MongoClient:
         document_class: type[Any] | None = None, tz_aware: bool | None = None,
         connect: bool | None = None, **kwargs: Any,
     ) -> None:
-        from driver.options import ClientOptions
+        from driver.connection_string.client_options import ClientOptions
 
         if document_class is not None:
             kwargs["document_class"] = document_class
@@ -97,11 +97,11 @@ class MongoClient:
             return self._topology
 
     def _build_topology(self) -> Topology:
-        from driver.cmap_events import ConnectionPoolListener
+        from driver.cmap.events import ConnectionPoolListener
+        from driver.cmap.pool import Pool
+        from driver.cmap.types import PoolOptions
         from driver.net.connection import connector, monitor_connection_factory
         from driver.net.settings import ConnectionSettings
-        from driver.pool import Pool
-        from driver.pool_types import PoolOptions
         from driver.sdam.settings import TopologySettings
 
         options = self._options
@@ -391,7 +391,7 @@ class MongoClient:
         self, session: ClientSession | None = None, comment: Any = None, **kwargs: Any
     ) -> Any:
         """A ``CommandCursor`` over ``{"name", "sizeOnDisk", "empty"}`` documents."""
-        from driver.cursor import CommandCursor
+        from driver.operations.cursor import CommandCursor
 
         command: dict[str, Any] = {"listDatabases": 1}
         command.update(kwargs)
@@ -479,7 +479,7 @@ def _decode(body: bytes, options: Any) -> Mapping[str, Any]:
 
 
 def _is_sdam_listener(listener: object) -> bool:
-    from driver.monitoring import _EventListener
+    from driver.sdam.events import _EventListener
 
     return isinstance(listener, _EventListener)
 

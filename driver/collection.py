@@ -1,7 +1,7 @@
 """``Collection``: CRUD, aggregation and indexes, with PyMongo's method names and keywords.
 
 Every method builds one server command and hands it to the client's executor
-(``driver.executor``), which selects the server, attaches the session, concerns and
+(``driver.operations.executor``), which selects the server, attaches the session, concerns and
 read preference, retries once where the specifications allow it, and turns error
 replies into exceptions. Index management lives in ``driver.indexes`` to keep this
 file readable; the methods are mixed in here under their usual names.
@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driver.bulk import (
+from driver.common import (
+    NamespaceGuards,
+    ReturnDocument,
+    index_document,
+    index_list,
+    validate_collection_name,
+    validate_document,
+)
+from driver.errors import InvalidOperation, OperationFailure
+from driver.indexes import IndexMethods
+from driver.operations.bulk import (
     DELETE,
     INSERT,
     UPDATE,
@@ -24,17 +34,7 @@ from driver.bulk import (
     delete_statement,
     update_statement,
 )
-from driver.common import (
-    NamespaceGuards,
-    ReturnDocument,
-    index_document,
-    index_list,
-    validate_collection_name,
-    validate_document,
-)
-from driver.cursor import CommandCursor, Cursor, RawBatchCommandCursor, RawBatchCursor
-from driver.errors import InvalidOperation, OperationFailure
-from driver.indexes import IndexMethods
+from driver.operations.cursor import CommandCursor, Cursor, RawBatchCommandCursor, RawBatchCursor
 from driver.results import (
     BulkWriteResult,
     DeleteResult,
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from driver.bson import CodecOptions
     from driver.concern import ReadConcern, WriteConcern
     from driver.database import Database
-    from driver.executor import Executor
+    from driver.operations.executor import Executor
     from driver.read_preferences import ServerMode
     from driver.session import ClientSession
 
@@ -510,7 +510,7 @@ class Collection(IndexMethods, NamespaceGuards):
             if upsert:
                 command["upsert"] = True
         if projection is not None:
-            from driver.cursor import _projection_document
+            from driver.operations.cursor import _projection_document
 
             command["fields"] = _projection_document(projection)
         if sort is not None:

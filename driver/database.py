@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from driver.client import MongoClient
     from driver.collection import Collection
     from driver.concern import ReadConcern, WriteConcern
-    from driver.cursor import CommandCursor
+    from driver.operations.cursor import CommandCursor
     from driver.read_preferences import ServerMode
     from driver.session import ClientSession
 
@@ -158,7 +158,7 @@ class Database(NamespaceGuards):
         comment: Any = None, max_await_time_ms: int | None = None, **kwargs: Any,
     ) -> CommandCursor:
         """Run a command that opens a cursor and return a ``CommandCursor`` over it."""
-        from driver.cursor import CommandCursor
+        from driver.operations.cursor import CommandCursor
 
         spec: dict[str, Any] = {command: value} if isinstance(command, str) else dict(command)
         spec.update(kwargs)
@@ -190,7 +190,7 @@ class Database(NamespaceGuards):
         collection = self.get_collection("$cmd.aggregate")
         let = kwargs.pop("let", None)
         comment = kwargs.pop("comment", None)
-        from driver.cursor import CommandCursor
+        from driver.operations.cursor import CommandCursor
 
         return collection._aggregate(
             CommandCursor, pipeline, session, let, comment, kwargs, target=1
@@ -203,7 +203,7 @@ class Database(NamespaceGuards):
         comment: Any = None, **kwargs: Any,
     ) -> CommandCursor:
         """A cursor over ``{"name", "type", "options", "info", "idIndex"}`` documents."""
-        from driver.cursor import CommandCursor
+        from driver.operations.cursor import CommandCursor
 
         command: dict[str, Any] = {"listCollections": 1, "cursor": {}}
         if filter is not None:

@@ -16,7 +16,7 @@ from driver.errors import OperationFailure
 
 if TYPE_CHECKING:
     from driver.collection import Collection
-    from driver.cursor import CommandCursor
+    from driver.operations.cursor import CommandCursor
     from driver.session import ClientSession
 
 # Keyword options of create_index that are not index options but command options.
@@ -66,7 +66,7 @@ class IndexMethods:
         self, session: ClientSession | None = None, comment: Any = None
     ) -> CommandCursor:
         """A cursor over the index documents (``name``, ``key``, ``v``, ...)."""
-        from driver.cursor import CommandCursor
+        from driver.operations.cursor import CommandCursor
 
         collection = self._self()
         executor = collection._executor

@@ -194,9 +194,9 @@ class ConnectionDoctor:
 
     # -- 1. parse (and SRV/TXT, which the options object resolves) -------------------------
     def _parse(self) -> Any:
+        from driver.connection_string.client_options import ClientOptions
+        from driver.connection_string.uri import parse_uri
         from driver.errors import ConfigurationError
-        from driver.options import ClientOptions
-        from driver.uri import parse_uri
 
         started = time.monotonic()
         try:

@@ -1,6 +1,6 @@
 """The connection dialog: a URI field and a tabbed form that edit each other live.
 
-The single source of truth is a ``driver.uri.ConnectionString``: editing the URI parses
+The single source of truth is a ``driver.connection_string.uri.ConnectionString``: editing the URI parses
 it (``parse_uri``) and refills the form; editing the form builds a new value
 (``ConnectionString.build``) and rewrites the URI. Whatever the driver refuses is shown
 with the driver's own message beside the field it concerns (and the URI field), and
@@ -64,9 +64,9 @@ from app.connect.uri_text import (
 )
 from app.services.client_service import ClientFactory, ClientService, default_client_factory
 from app.services.worker import Superseded, WorkerPool
+from driver.connection_string.options_table import validate_option
+from driver.connection_string.uri import ConnectionString
 from driver.errors import ConfigurationError
-from driver.uri import ConnectionString
-from driver.uri_options import validate_option
 
 AUTH_METHODS = ("None", "Username and password", "X.509", "LDAP (PLAIN)", "Other")
 MECHANISMS = ("Default", "SCRAM-SHA-256", "SCRAM-SHA-1")

@@ -4,7 +4,7 @@ Each URI option the form shows is described by an ``OptionField`` (option name, 
 tab, kind, and for TLS the warning of what it gives up); ``OptionWidget`` makes the
 widget and converts between the driver's typed value and the widget. Values go back to
 the driver as *strings*, exactly as they would appear in a URI, so the driver's own
-validators (``driver.uri_options``) judge them and their messages are shown beside the
+validators (``driver.connection_string.options_table``) judge them and their messages are shown beside the
 field. Options the form has no widget for live in the "other options" key/value table,
 so nothing in a pasted string is ever lost.
 """

@@ -18,9 +18,9 @@ import re
 import warnings
 from typing import Any
 
+from driver.connection_string.options_table import resolve_name
+from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
 from driver.errors import ConfigurationError
-from driver.uri import ConnectionString, URIWarning, parse_uri
-from driver.uri_options import resolve_name
 
 MASK = "****"
 PLACEHOLDER = re.compile(r"^<[^<>]*password[^<>]*>$", re.IGNORECASE)  # Atlas' "<password>"

@@ -45,9 +45,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.documents.completion import QueryCompleter, field_paths
-from app.documents.display import split_batch
-from app.documents.document_views import (
+from app.documents.editing.page_writes import COUNT_TIME_LIMIT_MS, DocumentWrites, plain
+from app.documents.query.bar import QueryBar, QuerySpec
+from app.documents.query.completion import QueryCompleter, field_paths
+from app.documents.query.history import QueryStore
+from app.documents.query.run import QueryRun
+from app.documents.transfer.dialogs import ExportDialog, ImportDialog
+from app.documents.values.display import split_batch
+from app.documents.views.document_views import (
     DocumentListView,
     DocumentTableView,
     EditableTableModel,
@@ -55,13 +60,8 @@ from app.documents.document_views import (
     ValueDelegate,
     ViewSettings,
 )
-from app.documents.history import QueryStore
-from app.documents.json_view import JsonView, pretty_json
-from app.documents.model import RawDocumentRole
-from app.documents.page_writes import COUNT_TIME_LIMIT_MS, DocumentWrites, plain
-from app.documents.query_bar import QueryBar, QuerySpec
-from app.documents.query_run import QueryRun
-from app.documents.transfer_dialogs import ExportDialog, ImportDialog
+from app.documents.views.json_view import JsonView, pretty_json
+from app.documents.views.tree_model import RawDocumentRole
 from app.services.worker import start_task
 from driver.bson import RawBSONDocument
 

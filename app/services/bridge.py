@@ -49,11 +49,11 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 # Where the driver defines each family's listener base class (so the client's
 # isinstance checks pass); absent modules are fine while the driver is being written.
 _BASE_MODULES = {
-    "topology": "driver.monitoring",
-    "server": "driver.monitoring",
-    "heartbeat": "driver.monitoring",
-    "command": "driver.command_events",
-    "pool": "driver.cmap_events",
+    "topology": "driver.sdam.events",
+    "server": "driver.sdam.events",
+    "heartbeat": "driver.sdam.events",
+    "command": "driver.operations.command_events",
+    "pool": "driver.cmap.events",
 }
 
 

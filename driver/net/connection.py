@@ -27,14 +27,6 @@ from typing import Any, NoReturn
 
 from driver.auth import Authenticator
 from driver.auth.scram import ScramClient
-from driver.command_events import (
-    CommandFailedEvent,
-    CommandPublisher,
-    CommandStartedEvent,
-    CommandSucceededEvent,
-    command_for_event,
-    is_sensitive,
-)
 from driver.errors import (
     AutoReconnect,
     ConfigurationError,
@@ -49,6 +41,14 @@ from driver.net.handshake import ConnectCancellation, accepts_cancel, create_soc
 from driver.net.responses import check_command_response
 from driver.net.settings import ConnectionSettings
 from driver.net.tls import wrap_socket
+from driver.operations.command_events import (
+    CommandFailedEvent,
+    CommandPublisher,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+    command_for_event,
+    is_sensitive,
+)
 
 Address = tuple[str, int]
 Decoder = Callable[[bytes], Mapping[str, Any]]
@@ -619,7 +619,7 @@ def _failure_document(exc: BaseException) -> Mapping[str, Any]:
 
 
 def connector(address: Address, settings: ConnectionSettings) -> Callable[..., Connection]:
-    """The ``connect()`` callable a ``driver.pool.Pool`` wants: a ready, authenticated
+    """The ``connect()`` callable a ``driver.cmap.pool.Pool`` wants: a ready, authenticated
     connection to ``address`` each time it is called (``cancel=`` aborts one opening)."""
 
     def connect(*, cancel: ConnectCancellation | None = None) -> Connection:

@@ -1,6 +1,6 @@
 """What a connection needs from the client's options, validated once per client.
 
-``ConnectionSettings.from_client_options`` maps ``driver.options.ClientOptions``
+``ConnectionSettings.from_client_options`` maps ``driver.connection_string.client_options.ClientOptions``
 (duck-typed by attribute name) to seconds-based timeouts, TLS options, compressors,
 Stable API, load balancing, the credential and the command listeners; the SSLContext
 is built once, on first use, and shared by every connection of the client.
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driver.auth import Credential
-from driver.command_events import CommandListener
 from driver.errors import ConfigurationError
 from driver.net import compression, handshake
 from driver.net.tls import TLSOptions, make_ssl_context
+from driver.operations.command_events import CommandListener
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ConnectionSettings:
     def from_client_options(
         cls, options: Any, listeners: Iterable[CommandListener] = ()
     ) -> ConnectionSettings:
-        """Settings from ``driver.options.ClientOptions`` (duck-typed: attribute names)."""
+        """Settings from ``driver.connection_string.client_options.ClientOptions`` (duck-typed: attribute names)."""
 
         def seconds(ms: Any) -> float | None:
             return None if ms is None or ms == 0 else float(ms) / 1000.0

@@ -2,8 +2,8 @@
 
 ``ServerDescription`` / ``TopologyDescription`` are immutable; the transitions of the
 SDAM specification live in ``updated_topology_description``, server selection in
-``select_servers``. The threads that feed them live in ``driver.monitor`` and
-``driver.topology``.
+``select_servers``. The threads that feed them live in ``driver.sdam.monitor`` and
+``driver.sdam.topology``.
 """
 
 from driver.sdam.selection import (

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QLineEdit
 
 from app.connect.dialog import ConnectionDialog
 from app.connect.form import OPTION_FIELDS
+from driver.connection_string.uri import parse_uri
 from driver.errors import ConfigurationError
-from driver.uri import parse_uri
 from tests.app.fakes import FakeFactory
 
 

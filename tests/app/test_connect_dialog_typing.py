@@ -14,7 +14,7 @@ from app.connect.dialog import ConnectionDialog
 from app.connect.favorites import FavoritesStore
 from app.connect.secrets import MemorySecretStore
 from app.connect.uri_text import is_paste
-from driver.uri import parse_uri
+from driver.connection_string.uri import parse_uri
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from app.connect.dialog import ConnectionDialog
 from app.connect.favorites import FavoritesStore
 from app.connect.favorites_model import IdRole
 from app.connect.secrets import MemorySecretStore
-from driver.uri import parse_uri
+from driver.connection_string.uri import parse_uri
 
 
 @pytest.fixture

@@ -236,9 +236,9 @@ def test_closed_bridge_drops_late_events(qtbot):
 
 # -- real driver events through the bridge into the window ----------------------------
 def test_bridge_listeners_are_the_drivers_listener_classes(qtbot):
-    from driver.cmap_events import ConnectionPoolListener
-    from driver.command_events import CommandListener
-    from driver.monitoring import ServerHeartbeatListener, ServerListener, TopologyListener
+    from driver.cmap.events import ConnectionPoolListener
+    from driver.operations.command_events import CommandListener
+    from driver.sdam.events import ServerHeartbeatListener, ServerListener, TopologyListener
 
     kinds = (TopologyListener, ServerListener, ServerHeartbeatListener, CommandListener,
              ConnectionPoolListener)
@@ -249,7 +249,7 @@ def test_bridge_listeners_are_the_drivers_listener_classes(qtbot):
 
 def test_command_events_reach_the_log_panel_redacted(qtbot):
     from app.window import MainWindow
-    from driver.command_events import (
+    from driver.operations.command_events import (
         CommandFailedEvent,
         CommandStartedEvent,
         CommandSucceededEvent,
@@ -283,7 +283,7 @@ def test_command_events_reach_the_log_panel_redacted(qtbot):
 
 def test_topology_events_update_the_status_bar(qtbot):
     from app.window import MainWindow
-    from driver.monitoring import TopologyDescriptionChangedEvent
+    from driver.sdam.events import TopologyDescriptionChangedEvent
     from driver.sdam.server_description import ServerDescription
     from driver.sdam.settings import TopologySettings
     from driver.sdam.topology_description import TopologyDescription, updated_topology_description

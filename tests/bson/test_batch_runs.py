@@ -28,7 +28,7 @@ from driver.bson import (
     json_util,
 )
 from driver.errors import InvalidBSON
-from driver.raw_batches import decode_cursor_reply
+from driver.operations.raw_batches import decode_cursor_reply
 from tests.bson.test_fuzz import _mutate
 
 GENERAL = CodecOptions(document_class=SON)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from driver import MongoClient
-from driver.command_events import CommandListener
+from driver.operations.command_events import CommandListener
 from sandbox.cluster import SandboxCluster
 
 _names = itertools.count()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from driver.cmap_events import ConnectionPoolListener
+from driver.cmap.events import ConnectionPoolListener
 
 ADDRESS = ("db.example.test", 27017)
 

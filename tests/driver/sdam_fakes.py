@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from driver.errors import AutoReconnect
-from driver.monitoring import ServerHeartbeatListener, ServerListener, TopologyListener
+from driver.sdam.events import ServerHeartbeatListener, ServerListener, TopologyListener
 from driver.sdam.settings import TopologySettings
 from driver.sdam.types import Address, parse_address
 

@@ -9,7 +9,14 @@ import pytest
 
 from driver import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from driver.bson import encode
-from driver.bulk import (
+from driver.errors import (
+    BulkWriteError,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    WriteConcernError,
+    WriteError,
+)
+from driver.operations.bulk import (
     DELETE,
     INSERT,
     UPDATE,
@@ -19,13 +26,6 @@ from driver.bulk import (
     merge_reply,
     new_full_result,
     split_batches,
-)
-from driver.errors import (
-    BulkWriteError,
-    DocumentTooLarge,
-    DuplicateKeyError,
-    WriteConcernError,
-    WriteError,
 )
 from tests.driver.api_support import (  # noqa: F401  (fixtures)
     RecordingListener,

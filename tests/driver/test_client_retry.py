@@ -1,4 +1,4 @@
-"""Which errors are retried (``driver.retry``), over the error objects the connection layer
+"""Which errors are retried (``driver.operations.retry``), over the error objects the connection layer
 really raises for server replies (``driver.net.responses.check_command_response``)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from driver.errors import (
     WriteConcernError,
 )
 from driver.net.responses import check_command_response
-from driver.retry import (
+from driver.operations.retry import (
     RETRYABLE_WRITE_ERROR,
     is_network_error,
     is_retryable_read_error,

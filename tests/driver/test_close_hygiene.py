@@ -21,18 +21,18 @@ from typing import Any
 import pytest
 
 from driver import MongoClient
-from driver.cmap_events import ConnectionCreatedEvent, ConnectionPoolListener
+from driver.cmap.events import ConnectionCreatedEvent, ConnectionPoolListener
+from driver.cmap.pool import Pool
+from driver.cmap.types import PoolOptions
 from driver.errors import AutoReconnect, PyMongoError
-from driver.monitor import RttMonitor, RttStats
-from driver.monitoring import ServerHeartbeatListener, ServerHeartbeatStartedEvent
 from driver.net.connection import Connection, connector, monitor_connection_factory
 from driver.net.handshake import ConnectCancellation, accepts_cancel
 from driver.net.settings import ConnectionSettings
 from driver.net.tls import TLSOptions
-from driver.pool import Pool
-from driver.pool_types import PoolOptions
+from driver.sdam.events import ServerHeartbeatListener, ServerHeartbeatStartedEvent
+from driver.sdam.monitor import RttMonitor, RttStats
 from driver.sdam.settings import TopologySettings
-from driver.topology import Topology
+from driver.sdam.topology import Topology
 
 CONNECT_TIMEOUT_MS = 20000
 CLOSE_LIMIT = 1.0  # seconds: the "stops every thread it started within 1 s"

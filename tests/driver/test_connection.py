@@ -12,12 +12,6 @@ import bson
 import pytest
 
 import driver
-from driver.command_events import (
-    CommandFailedEvent,
-    CommandListener,
-    CommandStartedEvent,
-    CommandSucceededEvent,
-)
 from driver.errors import (
     AutoReconnect,
     ConfigurationError,
@@ -31,6 +25,12 @@ from driver.errors import (
 )
 from driver.net import handshake
 from driver.net.connection import Connection, ConnectionSettings, monitor_connection_factory
+from driver.operations.command_events import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 from tests.driver.net_fake_server import OP_MSG, OP_QUERY, FakeServer
 
 
@@ -400,7 +400,7 @@ def test_auth_and_speculative_hello_events_are_redacted() -> None:
 
 
 def test_settings_from_real_client_options_end_to_end() -> None:
-    from driver.options import ClientOptions
+    from driver.connection_string.client_options import ClientOptions
     from driver.server_api import ServerApi
     from tests.driver.net_fake_server import User
 

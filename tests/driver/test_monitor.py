@@ -10,17 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 from driver.errors import AutoReconnect, NetworkTimeout, OperationFailure
-from driver.monitoring import (
+from driver.read_preferences import ReadPreference
+from driver.sdam.events import (
     ServerDescriptionChangedEvent,
     ServerHeartbeatFailedEvent,
     ServerHeartbeatStartedEvent,
     ServerHeartbeatSucceededEvent,
 )
-from driver.read_preferences import ReadPreference
 from driver.sdam.selection import writable_server_selector
 from driver.sdam.settings import TopologySettings
+from driver.sdam.topology import AFTER_HANDSHAKE, Topology
 from driver.sdam.types import ServerType
-from driver.topology import AFTER_HANDSHAKE, Topology
 from tests.driver.sdam_fakes import (
     FakePool,
     Recorder,

@@ -1,4 +1,4 @@
-"""Unit tests of ``driver.pool`` beyond the CMAP spec files: options, errors and their
+"""Unit tests of ``driver.cmap.pool`` beyond the CMAP spec files: options, errors and their
 messages, check-in rules, clear/close semantics, events, thread hygiene."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from driver.cmap_events import (
+from driver.cmap.events import (
     ConnectionCheckedInEvent,
     ConnectionCheckedOutEvent,
     ConnectionCheckOutFailedEvent,
@@ -25,6 +25,7 @@ from driver.cmap_events import (
     PoolClearedEvent,
     PoolCreatedEvent,
 )
+from driver.cmap.pool import Pool, PoolClearedError, PoolClosedError, PoolOptions
 from driver.errors import (
     AutoReconnect,
     ConfigurationError,
@@ -33,7 +34,6 @@ from driver.errors import (
     OperationFailure,
     WaitQueueTimeoutError,
 )
-from driver.pool import Pool, PoolClearedError, PoolClosedError, PoolOptions
 from tests.driver.pool_helpers import ADDRESS, Factory, Recorder, wait_no_pool_threads
 
 pytestmark = pytest.mark.timeout(60)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from driver.cmap_events import ConnectionClosedEvent, ConnectionCreatedEvent, ConnectionReadyEvent
-from driver.pool import Pool, PoolClearedError, PoolOptions
+from driver.cmap.events import ConnectionClosedEvent, ConnectionCreatedEvent, ConnectionReadyEvent
+from driver.cmap.pool import Pool, PoolClearedError, PoolOptions
 from tests.driver.pool_helpers import (
     ADDRESS,
     Factory,

@@ -7,7 +7,7 @@ import pytest
 
 from driver.bson import Int64, decode, decode_all, encode
 from driver.errors import InvalidBSON, InvalidOperation
-from driver.raw_batches import decode_raw_reply, split_cursor_reply
+from driver.operations.raw_batches import decode_raw_reply, split_cursor_reply
 from driver.results import (
     BulkWriteResult,
     DeleteResult,
@@ -97,7 +97,7 @@ def test_raw_reply_empty_batch_and_corruption() -> None:
 
 
 def test_cursor_reply_decoded_through_decode_all_equals_plain_decode() -> None:
-    from driver.raw_batches import decode_cursor_reply
+    from driver.operations.raw_batches import decode_cursor_reply
 
     batch = [{"_id": i, "nested": {"list": [i, {"x": "y"}]}} for i in range(50)]
     body = encode({"cursor": {"nextBatch": batch, "id": Int64(7), "ns": "d.c",

@@ -17,8 +17,8 @@ from driver.errors import (
 )
 from driver.sdam.server_description import ServerDescription
 from driver.sdam.settings import TopologySettings
+from driver.sdam.topology import AFTER_HANDSHAKE, BEFORE_HANDSHAKE, Topology
 from driver.sdam.types import ServerType, TopologyType
-from driver.topology import AFTER_HANDSHAKE, BEFORE_HANDSHAKE, Topology
 from tests.driver.sdam_fakes import FakePool, hello
 
 A = ("a", 27017)

@@ -12,7 +12,7 @@ import pytest
 
 from driver import monitoring
 from driver.errors import AutoReconnect
-from driver.monitoring import (
+from driver.sdam.events import (
     EventPublisher,
     ServerClosedEvent,
     ServerDescriptionChangedEvent,
@@ -24,7 +24,7 @@ from driver.monitoring import (
 )
 from driver.sdam.server_description import ServerDescription
 from driver.sdam.settings import TopologySettings
-from driver.topology import AFTER_HANDSHAKE, Topology
+from driver.sdam.topology import AFTER_HANDSHAKE, Topology
 from tests.driver.sdam_fakes import FakePool, Recorder, hello
 
 A, B, C = ("a", 27017), ("b", 27017), ("c", 27017)

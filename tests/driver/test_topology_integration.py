@@ -1,4 +1,4 @@
-"""The topology with its real neighbours: ``driver.pool.Pool`` (CMAP) as the injected
+"""The topology with its real neighbours: ``driver.cmap.pool.Pool`` (CMAP) as the injected
 pool, and the real monitoring connections of ``driver.net`` against the small
 MongoDB-speaking server on 127.0.0.1 (``tests/driver/net_fake_server.py``)."""
 
@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from driver.cmap_events import ConnectionPoolListener, PoolClearedEvent, PoolReadyEvent
+from driver.cmap.events import ConnectionPoolListener, PoolClearedEvent, PoolReadyEvent
+from driver.cmap.pool import Pool, PoolOptions
 from driver.errors import AutoReconnect, ServerSelectionTimeoutError
 from driver.net.connection import monitor_connection_factory
 from driver.net.settings import ConnectionSettings
-from driver.pool import Pool, PoolOptions
 from driver.read_preferences import ReadPreference
 from driver.sdam.settings import TopologySettings
+from driver.sdam.topology import AFTER_HANDSHAKE, Topology
 from driver.sdam.types import ServerType
-from driver.topology import AFTER_HANDSHAKE, Topology
 from tests.driver.net_fake_server import FakeServer
 from tests.driver.sdam_fakes import ScriptedFactory, ScriptedServer, hello
 

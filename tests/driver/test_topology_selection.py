@@ -20,9 +20,9 @@ from driver.read_preferences import Nearest, ReadPreference, Secondary, Secondar
 from driver.sdam.selection import select_servers, validate_max_staleness, writable_server_selector
 from driver.sdam.server_description import ServerDescription
 from driver.sdam.settings import TopologySettings
+from driver.sdam.topology import Topology
 from driver.sdam.topology_description import TopologyDescription
 from driver.sdam.types import TopologyType
-from driver.topology import Topology
 from tests.driver.sdam_fakes import FakePool, ScriptedFactory, hello
 
 A, B, C, D = ("a", 27017), ("b", 27017), ("c", 27017), ("d", 27017)

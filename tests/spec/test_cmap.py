@@ -1,6 +1,6 @@
 """Runner for the CMAP spec's ``cmap-format`` tests (connection-monitoring-and-pooling).
 
-Every ``style: unit`` file runs against ``driver.pool.Pool`` with a factory of fake
+Every ``style: unit`` file runs against ``driver.cmap.pool.Pool`` with a factory of fake
 connections, on real threads with real timing, as the format's README describes
 (start/wait/waitForThread/waitForEvent/checkOut/checkIn/clear/close/ready, ``ignore``,
 ``poolOptions``, ``events``, ``error``).
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from driver.cmap_events import (
+from driver.cmap.events import (
     ConnectionCheckedInEvent,
     ConnectionCheckedOutEvent,
     ConnectionCheckOutFailedEvent,
@@ -40,8 +40,8 @@ from driver.cmap_events import (
     PoolCreatedEvent,
     PoolReadyEvent,
 )
+from driver.cmap.pool import Pool, PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
 from driver.errors import AutoReconnect, OperationFailure, WaitQueueTimeoutError
-from driver.pool import Pool, PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
 from tests.driver.pool_helpers import wait_no_pool_threads
 from tests.specdata import load, missing, params_or_missing, spec_files
 

@@ -18,8 +18,8 @@ import pytest
 from driver.bson import ObjectId
 from driver.errors import AutoReconnect, NetworkTimeout, OperationFailure
 from driver.sdam.server_description import ServerDescription
+from driver.sdam.topology import Topology
 from driver.sdam.types import format_address, parse_address
-from driver.topology import Topology
 from tests.driver.sdam_fakes import FakePool, settings_from_uri
 from tests.specdata import load, missing, params_or_missing, spec_files
 

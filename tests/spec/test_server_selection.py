@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from driver.errors import ConfigurationError
-from driver.monitor import RttStats
 from driver.read_preferences import make_read_preference
+from driver.sdam.monitor import RttStats
 from driver.sdam.selection import (
     Selector,
     choose_server,

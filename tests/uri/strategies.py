@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from driver.uri import ConnectionString
+from driver.connection_string.uri import ConnectionString
 
 # Any text that can be UTF-8 encoded (no lone surrogates), including reserved characters.
 ANY_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)

@@ -7,11 +7,11 @@ import warnings
 import pytest
 
 from driver.concern import ReadConcern, WriteConcern
+from driver.connection_string.client_options import ClientOptions
+from driver.connection_string.uri import URIWarning
 from driver.errors import ConfigurationError, InvalidURI
-from driver.options import ClientOptions
 from driver.read_preferences import Nearest, ReadPreference
 from driver.server_api import ServerApi, ServerApiVersion
-from driver.uri import URIWarning
 from tests.uri.dns_server import StubDnsServer
 
 

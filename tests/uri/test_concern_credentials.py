@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from driver.auth_credentials import build_credentials
+from driver.auth.credentials import build_credentials
 from driver.concern import ReadConcern, WriteConcern
+from driver.connection_string.uri import parse_uri
 from driver.errors import ConfigurationError
 from driver.server_api import ServerApi
-from driver.uri import parse_uri
 
 
 def test_write_concern_documents_and_flags() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from driver.connection_string.client_options import ClientOptions
 from driver.errors import ConfigurationError
-from driver.options import ClientOptions
 from tests.specdata import load, missing, params_or_missing, spec_files
 from tests.uri.dns_server import StubDnsServer
 

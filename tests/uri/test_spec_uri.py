@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
 from driver.errors import ConfigurationError
-from driver.uri import ConnectionString, URIWarning, parse_uri
 from tests.specdata import load, missing, params_or_missing, spec_files
 
 pytestmark = pytest.mark.spec

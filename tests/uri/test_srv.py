@@ -8,15 +8,15 @@ import time
 import dns.resolver
 import pytest
 
-from driver.errors import ConfigurationError
-from driver.srv import (
+from driver.connection_string.srv import (
     resolve_connection_string,
     resolve_srv,
     resolve_txt,
     select_hosts,
     target_is_valid,
 )
-from driver.uri import parse_uri
+from driver.connection_string.uri import parse_uri
+from driver.errors import ConfigurationError
 from tests.uri.dns_server import StubDnsServer
 
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from driver.srv import SrvMonitor, SrvRecords, make_rescan, updated_host_list
+from driver.connection_string.srv import SrvMonitor, SrvRecords, make_rescan, updated_host_list
 from tests.uri.dns_server import StubDnsServer
 
 NAME = "_mongodb._tcp.poll.example.com"
@@ -139,7 +139,7 @@ def test_rescan_drops_targets_outside_the_parent_domain(dns_server: StubDnsServe
 
 
 def test_client_options_build_a_monitor_for_srv_only(dns_server: StubDnsServer) -> None:
-    from driver.options import ClientOptions
+    from driver.connection_string.client_options import ClientOptions
 
     dns_server.set_srv(NAME, [A, B], ttl=120)
     opts = ClientOptions.from_inputs(

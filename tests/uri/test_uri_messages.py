@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
+from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
 from driver.errors import ConfigurationError, InvalidURI
-from driver.uri import ConnectionString, URIWarning, parse_uri
 
 SECRET = "Tr0ub4dor"
 

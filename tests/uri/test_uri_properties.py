@@ -16,10 +16,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from driver.connection_string.client_options import ClientOptions
+from driver.connection_string.options_table import OPTION_SPECS, UUID_REPRESENTATIONS
+from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
 from driver.errors import ConfigurationError
-from driver.options import ClientOptions
-from driver.uri import ConnectionString, URIWarning, parse_uri
-from driver.uri_options import OPTION_SPECS, UUID_REPRESENTATIONS
 from tests.uri.strategies import connection_strings
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

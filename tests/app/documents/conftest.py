@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from app.documents.collection_page import CollectionPage
-from app.documents.document_views import ViewSettings
+from app.documents.views.document_views import ViewSettings
 from app.services.client_service import ClientService
 from driver import MongoClient
 from sandbox.cluster import SandboxCluster

@@ -9,7 +9,7 @@ import time
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from app.documents.query_bar import build_spec
+from app.documents.query.bar import build_spec
 
 
 def dispose(*objects) -> None:

@@ -11,13 +11,13 @@ import zipfile
 import pytest
 
 from app import __version__
-from app.documents.archive import (
+from app.documents.transfer.archive import (
     ArchiveError,
     describe_archive_import,
     export_database_archive,
     import_archive,
 )
-from app.documents.transfer import TransferCancelled
+from app.documents.transfer.exporter import TransferCancelled
 from driver.bson import Int64, decode, encode
 
 from .samples import every_type, people

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import zipfile
 
-from app.documents.archive import ArchiveImportReport, ArchiveResult
-from app.documents.transfer_dialogs import ExportDialog, ImportDialog
+from app.documents.transfer.archive import ArchiveImportReport, ArchiveResult
+from app.documents.transfer.dialogs import ExportDialog, ImportDialog
 
 from .page_helpers import settle
 from .test_collection_page_transfer import bson_of, finish

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex
 
 from app.documents.collection_page import count_text
-from app.documents.model import KEY_COLUMN
+from app.documents.views.tree_model import KEY_COLUMN
 
 from .page_helpers import run_query, settle, spec
 

@@ -10,8 +10,8 @@ import datetime
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QAbstractItemDelegate, QDialogButtonBox, QLineEdit, QMessageBox
 
-from app.documents.editor import ConflictDialog, DocumentEditor
-from app.documents.model import KEY_COLUMN, VALUE_COLUMN, ValueRole
+from app.documents.editing.editor import ConflictDialog, DocumentEditor
+from app.documents.views.tree_model import KEY_COLUMN, VALUE_COLUMN, ValueRole
 
 from .page_helpers import run_query, settle, spec
 

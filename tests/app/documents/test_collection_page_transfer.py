@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.documents.transfer import collection_file_name
-from app.documents.transfer_dialogs import ExportDialog, ImportDialog
+from app.documents.transfer.dialogs import ExportDialog, ImportDialog
+from app.documents.transfer.exporter import collection_file_name
 from driver.bson import encode
 
 from .page_helpers import run_query, settle

@@ -16,9 +16,9 @@ from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QImage
 
 from app.documents.collection_page import CollectionPage
-from app.documents.completion import candidates
-from app.documents.document_views import NestedTableModel, ViewSettings
-from app.documents.model import CHILD_PAGE, KEY_COLUMN, VALUE_COLUMN, ValueRole
+from app.documents.query.completion import candidates
+from app.documents.views.document_views import NestedTableModel, ViewSettings
+from app.documents.views.tree_model import CHILD_PAGE, KEY_COLUMN, VALUE_COLUMN, ValueRole
 from app.services.client_service import ClientService
 from app.theme import apply_theme
 
@@ -274,8 +274,8 @@ def test_screenshots(aloop, make_page, qapp, scheme):
 
 
 def test_progress_text_gives_documents_bytes_rate_and_time_left():
-    from app.documents.transfer import Progress
-    from app.documents.transfer_dialogs import describe_progress
+    from app.documents.transfer.dialogs import describe_progress
+    from app.documents.transfer.exporter import Progress
 
     exporting = Progress(documents=2_000, bytes=3 * 1024 * 1024, elapsed_s=2.0,
                          total_documents=10_000)

@@ -11,8 +11,8 @@ import uuid
 import pytest
 from PySide6.QtWidgets import QComboBox
 
-from app.documents.editor import FIELDS_TAB, JSON_TAB, DocumentEditor
-from app.documents.fields_editor import (
+from app.documents.editing.editor import FIELDS_TAB, JSON_TAB, DocumentEditor
+from app.documents.editing.fields_editor import (
     FIELD_TYPES,
     describe_value,
     document_to_rows,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.documents.history import HISTORY_LIMIT, QueryStore
+from app.documents.query.history import HISTORY_LIMIT, QueryStore
 
 
 def test_history_keeps_the_last_fifty_newest_first(tmp_path):

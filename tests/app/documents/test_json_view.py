@@ -6,7 +6,7 @@ import json
 
 from PySide6.QtGui import QGuiApplication, QTextCursor
 
-from app.documents.json_view import MAX_SHOWN_BYTES, JsonView, pretty_json
+from app.documents.views.json_view import MAX_SHOWN_BYTES, JsonView, pretty_json
 from driver.bson import RawBSONDocument, encode, json_util
 
 from .samples import every_type

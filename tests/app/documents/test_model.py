@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QTreeView
 
-from app.documents.display import split_batch
-from app.documents.model import (
+from app.documents.values.display import split_batch
+from app.documents.views.tree_model import (
     CHILD_PAGE,
     KEY_COLUMN,
     TYPE_COLUMN,
@@ -254,7 +254,7 @@ def test_int64_and_type_column_for_documents(model):
 
 
 def test_a_huge_batch_reaches_the_view_a_chunk_at_a_time(qtbot, model):
-    from app.documents.model import ROW_CHUNK
+    from app.documents.views.tree_model import ROW_CHUNK
 
     source = ScriptedSource(model, 1, [{"i": i} for i in range(2500)], batch_size=2500)
     model.reset(1, source)

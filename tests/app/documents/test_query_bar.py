@@ -7,8 +7,8 @@ import datetime
 
 from PySide6.QtCore import Qt
 
-from app.documents.history import QueryStore
-from app.documents.query_bar import QueryBar, build_spec
+from app.documents.query.bar import QueryBar, build_spec
+from app.documents.query.history import QueryStore
 from driver.bson import ObjectId
 
 

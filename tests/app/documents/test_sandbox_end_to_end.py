@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PySide6.QtCore import QModelIndex
 
-from app.documents.cursor_source import CursorBatchSource
-from app.documents.edit import apply_edit, plan_edit
-from app.documents.importer import import_file
-from app.documents.model import VALUE_COLUMN, DocumentTreeModel
-from app.documents.transfer import documents_from_raw_batches, export_csv, export_json
+from app.documents.editing.edit import apply_edit, plan_edit
+from app.documents.transfer.exporter import documents_from_raw_batches, export_csv, export_json
+from app.documents.transfer.importer import import_file
+from app.documents.views.cursor_source import CursorBatchSource
+from app.documents.views.tree_model import VALUE_COLUMN, DocumentTreeModel
 from driver import MongoClient
 from driver.bson import encode
 from sandbox.cluster import SandboxCluster

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from app.documents.shell_parser import (
+from app.shell_syntax.parser import (
     ShellSyntaxError,
     parse,
     parse_document,

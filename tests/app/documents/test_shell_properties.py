@@ -8,9 +8,9 @@ import datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.documents.shell_format import to_shell
-from app.documents.shell_parser import _WRAPPER_KEYS, ShellSyntaxError, parse
-from app.documents.shell_tokens import TokenKind, position_of, tokenize
+from app.shell_syntax.format import to_shell
+from app.shell_syntax.parser import _WRAPPER_KEYS, ShellSyntaxError, parse
+from app.shell_syntax.tokens import TokenKind, position_of, tokenize
 from driver.bson import (
     Binary,
     Code,

@@ -8,7 +8,7 @@ import datetime
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
 
-from app.documents.table_model import DocumentTableModel, ValueRole, bson_sort_key
+from app.documents.views.table_model import DocumentTableModel, ValueRole, bson_sort_key
 from driver.bson import Decimal128, Int64, MaxKey, MinKey, ObjectId, RawBSONDocument, encode
 
 from .samples import every_type, people
@@ -113,7 +113,7 @@ def test_sort_key_handles_nan():
 
 
 def test_huge_batch_is_released_in_chunks(table):
-    from app.documents.table_model import ROW_CHUNK
+    from app.documents.views.table_model import ROW_CHUNK
 
     table.reset(1, None)
     table.append_batch(1, b"".join(encode({"i": i, f"f{i % 3}": i}) for i in range(2200)))

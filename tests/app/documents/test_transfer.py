@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.documents.importer import detect_csv_types, import_file
-from app.documents.transfer import (
+from app.documents.transfer.exporter import (
     TransferCancelled,
     collection_file_name,
     documents_from_raw_batches,
@@ -19,6 +18,7 @@ from app.documents.transfer import (
     export_database,
     export_json,
 )
+from app.documents.transfer.importer import detect_csv_types, import_file
 from driver.bson import Int64, ObjectId, decode, encode, json_util
 from driver.errors import AutoReconnect, BulkWriteError
 
@@ -294,7 +294,7 @@ def _oddities():
 
 @pytest.mark.parametrize("mode", ["relaxed", "canonical"])
 def test_raw_json_writer_matches_json_util(mode):
-    from app.documents.json_writer import document_to_json, raw_to_json
+    from app.documents.values.json_writer import document_to_json, raw_to_json
 
     for document in [*every_type(), *people(30), _oddities()]:
         expected = json.dumps(
@@ -307,7 +307,7 @@ def test_raw_json_writer_matches_json_util(mode):
 
 
 def test_export_of_raw_documents_without_decoding(tmp_path):
-    from app.documents.transfer import raw_documents_from_batches
+    from app.documents.transfer.exporter import raw_documents_from_batches
 
     documents = [*every_type(), *people(2500), _oddities()]
     raw = [encode(document) for document in documents]

@@ -1,0 +1,1 @@
+"""Import and export: JSON, JSON lines, CSV and whole-database archives, with their dialogs."""
