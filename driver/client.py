@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from driver.common import validate_database_name
@@ -32,6 +33,7 @@ from driver.operations.executor import Executor
 from driver.read_preferences import ReadPreference, ServerMode
 from driver.sdam.selection import writable_server_selector
 from driver.sdam.topology import Topology
+from driver.sdam.topology_description import TopologyDescription
 from driver.sdam.types import ServerType, TopologyType
 from driver.session import ClientSession, ServerSession, ServerSessionPool, SessionOptions
 
@@ -276,9 +278,34 @@ class MongoClient:
         return int(self._options.local_threshold_ms)
 
     @property
-    def topology_description(self) -> Any:
-        """The current ``TopologyDescription`` (servers are Unknown until discovered)."""
+    def topology_description(self) -> TopologyDescription:
+        """A read-only snapshot of what the client knows about the deployment, as PyMongo's.
+
+        The ``TopologyDescription`` and its ``ServerDescription`` objects are immutable:
+        a later change makes a new description, it never alters one already handed out.
+        ``server_descriptions()`` maps each address to its description, whose
+        ``round_trip_time`` is the monitor's average RTT in seconds (None until measured).
+        Servers are Unknown until discovered. Reading it takes the topology's lock for a
+        moment and never waits on the network.
+        """
         return self._get_topology().description
+
+    @property
+    def rtt_samples(self) -> Mapping[Address, tuple[tuple[float, float], ...]]:
+        """Recent round-trip-time measurements of each monitored server (Binnacle's
+        addition; PyMongo has no such property), for charts.
+
+        A read-only snapshot: address → ``(epoch seconds, RTT seconds)`` pairs, oldest
+        first, as the monitors measured them (the raw samples behind each
+        ``ServerDescription.round_trip_time`` average; awaited streaming replies are not
+        samples). Empty before the client opens and after ``close()``; never opens it.
+        """
+        topology = self._topology
+        if topology is None:
+            return MappingProxyType({})
+        return MappingProxyType({
+            address: tuple(topology.rtt_samples(address))
+            for address in topology.description.server_descriptions()})
 
     def _writable_description(self) -> Any:
         with self._get_topology().selected_server(writable_server_selector) as server:

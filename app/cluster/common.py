@@ -3,8 +3,8 @@ through, and plain words for driver errors and wire versions.
 
 The views never hold the driver client: they ask a source for admin commands (run on
 the service's worker pool, so the GUI thread never waits on the network), for the RTT
-monitor's samples and for the current topology description (both in-memory reads that
-take the driver's lock for microseconds). ``ServiceClusterSource`` adapts
+samples (the client's public ``rtt_samples``) and for the current topology description
+(both in-memory reads that take the driver's lock for microseconds). ``ServiceClusterSource`` adapts
 ``app.services.client_service.ClientService`` through its public ``admin_command``,
 ``rtt_samples`` and ``topology_description``.
 
@@ -62,8 +62,9 @@ class ClientSource:
         return result
 
     def rtt_samples(self, address: Address) -> list[tuple[float, float]]:
-        topology = getattr(self._client, "_topology", None)
-        return list(topology.rtt_samples(address)) if topology is not None else []
+        from app.services.client_service import client_rtt_samples
+
+        return client_rtt_samples(self._client, address)
 
     def topology_description(self) -> Any | None:
         return self._client.topology_description

@@ -52,6 +52,17 @@ class ConnectionReport:
     elapsed_s: float = 0.0
 
 
+def client_rtt_samples(client: Any, address: tuple[str, int]) -> list[tuple[float, float]]:
+    """A driver client's public ``rtt_samples`` for one server ([] without a client)."""
+    if client is None:
+        return []
+    # The class, not the instance: ``client.name`` is a Database for any name the
+    # client does not define (PyMongo's attribute access), so fakes without it give [].
+    if not isinstance(getattr(type(client), "rtt_samples", None), property):
+        return []
+    return list(client.rtt_samples.get(address, ()))
+
+
 class ClientService:
     """One connection's client, driven from the GUI thread through awaitables."""
 
@@ -331,18 +342,9 @@ class ClientService:
 
     def rtt_samples(self, address: tuple[str, int]) -> list[tuple[float, float]]:
         """``(epoch s, rtt s)`` samples of the RTT monitor for ``address`` (empty when
-        the connection is closed or the driver keeps none). An in-memory read."""
-        client = self._client
-        if client is None:
-            return []
-        # The client's class, not the instance: ``client.name`` is a Database for any
-        # name the client does not define (PyMongo's attribute access).
-        if getattr(type(client), "rtt_samples", None) is not None:
-            return list(client.rtt_samples(address))
-        # Until the driver's client exposes them, the samples live on its topology.
-        topology = getattr(client, "_topology", None)
-        samples = getattr(topology, "rtt_samples", None)
-        return list(samples(address)) if samples is not None else []
+        the connection is closed). An in-memory read of the client's public
+        ``rtt_samples`` property."""
+        return client_rtt_samples(self._client, address)
 
     def topology_description(self) -> Any | None:
         """The client's current ``TopologyDescription``; None until opened / once closed."""
