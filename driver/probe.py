@@ -38,7 +38,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -223,7 +223,7 @@ class _Cancellation:
 
 def probe(uri: str, *, connect_timeout: float | None = None,
           server_selection_timeout: float | None = None, read_preference: Any = None,
-          cancel: Cancel = None, **client_options: Any) -> Iterator[ProbeStep]:
+          cancel: Cancel = None, **client_options: Any) -> Generator[ProbeStep, None, None]:
     """Probe ``uri`` (with ``MongoClient`` keyword options); yields each ``ProbeStep``.
 
     ``connect_timeout`` and ``server_selection_timeout`` are in seconds (default: the

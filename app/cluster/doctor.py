@@ -2,8 +2,9 @@
 
 ``ConnectionDoctor(uri).run()`` is blocking and has no Qt in it: the app runs it on a
 worker thread and receives each ``StepResult`` through ``progress`` as it finishes.
-The steps follow the path a client takes: parse the URI → SRV/TXT lookup → TCP connect
-to each seed → TLS handshake (subject, issuer, expiry, host-name match) → ``hello``
+The steps are the driver's public probe (``driver.probe``; the doctor uses nothing
+else of the driver but its errors), which follows the path a client takes: parse the
+URI → SRV/TXT lookup → DNS → TCP connect to each seed → TLS handshake (subject, issuer, expiry, host-name match) → ``hello``
 (server version, wire compatibility) → authentication (the mechanism tried) → server
 selection (which members were seen, and why none was suitable).
 
@@ -19,10 +20,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-import socket
-import ssl
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,7 +137,11 @@ Progress = Callable[[StepResult], None]
 
 
 class ConnectionDoctor:
-    """Runs the steps for one URI; ``run()`` blocks (call it on a worker thread)."""
+    """Runs the steps for one URI; ``run()`` blocks (call it on a worker thread).
+
+    The steps themselves are the driver's public probe (``driver.probe``); the doctor
+    names them for people, keeps their facts as text and adds the advice.
+    """
 
     def __init__(self, uri: str, *, connect_timeout_s: float = 5.0,
                  selection_timeout_s: float = 5.0, progress: Progress | None = None,
@@ -150,334 +152,218 @@ class ConnectionDoctor:
         self._progress = progress
         self._cancel = cancel or threading.Event()
         self.report = DoctorReport(redact_uri(uri), secrets=_secret_forms(password_of(uri)))
+        self._seeds: list[tuple[str, int]] = []
+        self._announced: set[tuple[str, int]] = set()
 
     def _add(self, step: StepResult) -> StepResult:
         step.detail = redact_text(step.detail, self.report.secrets)
         step.advice = redact_text(step.advice, self.report.secrets)
+        step.facts = {k: redact_text(v, self.report.secrets) for k, v in step.facts.items()}
         self.report.steps.append(step)
         if self._progress is not None:
             self._progress(step)
         return step
 
-    def _skip_rest(self, *names: str) -> DoctorReport:
-        done = {step.name.split(" ")[0] for step in self.report.steps}
-        for name in names:
-            if name.split(" ")[0] not in done:
-                self._add(StepResult(name, SKIPPED, "not run: an earlier step failed"))
-        return self.report
-
     def run(self) -> DoctorReport:
-        options = self._parse()
-        if options is None:
-            return self._skip_rest("SRV/TXT lookup", "TCP connect", "TLS handshake", "hello",
-                                   "Authentication", "Server selection")
-        seeds = list(options.seeds)
-        reachable = [a for a in seeds if self._tcp(a)]
-        if not reachable:
-            return self._skip_rest("TLS handshake", "hello", "Authentication", "Server selection")
-        settings = _connection_settings(options, self.connect_timeout_s)
-        if options.tls:
-            reachable = [a for a in reachable if self._tls(a, settings)]
-            if not reachable:
-                return self._skip_rest("hello", "Authentication", "Server selection")
-        else:
-            self._add(StepResult("TLS handshake", SKIPPED, "TLS is off for this URI"))
-        hellos = {a: r for a in reachable if (r := self._hello(a, settings)) is not None}
-        if not hellos:
-            return self._skip_rest("Authentication", "Server selection")
-        if not self._authenticate(next(iter(hellos)), options, settings):
-            return self._skip_rest("Server selection")
-        if self._cancel.is_set():
-            return self._skip_rest("Server selection")
-        self._select(options, seeds, hellos)
+        from driver.probe import probe
+
+        steps = probe(self.uri, connect_timeout=self.connect_timeout_s,
+                      server_selection_timeout=self.selection_timeout_s, cancel=self._cancel)
+        try:
+            for step in steps:
+                self._add(self._explain(step))
+        finally:
+            steps.close()
         return self.report
 
-    # -- 1. parse (and SRV/TXT, which the options object resolves) -------------------------
-    def _parse(self) -> Any:
-        from driver.connection_string.client_options import ClientOptions
-        from driver.connection_string.uri import parse_uri
-        from driver.errors import ConfigurationError
+    # -- one probe step → one doctor step ---------------------------------------------------
+    def _explain(self, step: Any) -> StepResult:
+        from driver import probe as p
 
-        started = time.monotonic()
-        try:
-            cs = parse_uri(self.uri)
-        except ConfigurationError as exc:
+        explain = {p.PARSE: self._parse, p.RESOLVE_SRV: self._srv, p.RESOLVE: self._dns,
+                   p.CONNECT: self._tcp, p.TLS: self._tls, p.HELLO: self._hello,
+                   p.AUTHENTICATE: self._authenticate, p.SELECT: self._select}[step.name]
+        result = explain(step)
+        if step.status == p.SKIPPED and not result.detail.startswith("not run") and \
+                step.detail.startswith("not run"):
+            result.detail = "not run: an earlier step failed"
+        return result
+
+    @staticmethod
+    def _result(name: str, step: Any, detail: str | None = None, advice: str = "",
+                facts: dict[str, str] | None = None) -> StepResult:
+        return StepResult(name, step.status, step.detail if detail is None else detail,
+                          step.duration_ms / 1000.0, advice if step.status == FAILED else "",
+                          facts or {})
+
+    def _parse(self, step: Any) -> StepResult:
+        advice = ""
+        if step.status == FAILED:
             advice = "check the connection string's syntax"
-            if password_of(self.uri) and re.search(r"[@:/?#\[\]%]", password_of(self.uri) or ""):
+            password = password_of(self.uri) or ""
+            if password and re.search(r"[@:/?#\[\]%]", password):
                 advice = ("the password holds characters that are reserved in URIs "
                           "(: / ? # [ ] @ %); percent-encode them (for example with "
                           "urllib.parse.quote_plus): @ → %40, : → %3A, / → %2F, ? → %3F, "
                           "# → %23, [ → %5B, ] → %5D, % → %25")
-            self._add(StepResult("Parse URI", FAILED, str(exc), time.monotonic() - started,
-                                 advice))
-            return None
-        self.report.secrets = tuple({*self.report.secrets, *_secret_forms(cs.password)})
-        facts = {"hosts": ", ".join(f"{h}:{p or 27017}" for h, p in cs.hosts),
-                 "scheme": "mongodb+srv" if cs.scheme_srv else "mongodb"}
-        self._add(StepResult("Parse URI", OK, "the connection string is valid",
-                             time.monotonic() - started, facts=facts))
-        started = time.monotonic()
-        try:
-            options = ClientOptions.from_inputs(self.uri, None, {"connect": False})
-        except ConfigurationError as exc:
-            name = "SRV/TXT lookup" if cs.scheme_srv else "Client options"
-            advice = ("check the SRV host name (it looks like cluster0.abcde.mongodb.net) and "
-                      "that DNS works from this machine" if cs.scheme_srv
-                      else "fix the option named above")
-            self._add(StepResult(name, FAILED, str(exc), time.monotonic() - started, advice))
-            return None
-        resolution = options.srv_resolution
-        if cs.scheme_srv and resolution is not None:
-            found = {"SRV targets": ", ".join(f"{h}:{p}" for h, p in resolution.all_hosts),
+        facts = {}
+        if step.status == OK:
+            facts = {"hosts": ", ".join(step.facts["hosts"]), "scheme": step.facts["scheme"]}
+        return self._result("Parse URI", step, advice=advice, facts=facts)
+
+    def _srv(self, step: Any) -> StepResult:
+        facts = {}
+        if step.status == OK:
+            facts = {"SRV targets": ", ".join(_where(a) for a in step.facts["srv_hosts"]),
                      "TXT options": ", ".join(f"{k}={v}" for k, v in
-                                              resolution.txt_options.items()) or "none"}
-            self._add(StepResult("SRV/TXT lookup", OK,
-                                 f"{len(resolution.all_hosts)} SRV record(s) found",
-                                 time.monotonic() - started, facts=found))
-        else:
-            self._add(StepResult("SRV/TXT lookup", SKIPPED, "not a mongodb+srv:// URI"))
-        return options
+                                              step.facts["txt_options"].items()) or "none"}
+        return self._result("SRV/TXT lookup", step, advice=(
+            "check the SRV host name (it looks like cluster0.abcde.mongodb.net) and that "
+            "DNS works from this machine"), facts=facts)
 
-    # -- 2. TCP --------------------------------------------------------------------------
-    def _tcp(self, address: tuple[str, int]) -> bool:
-        from driver.net.connection import create_socket
+    def _dns(self, step: Any) -> StepResult:
+        name = f"DNS lookup {step.address[0]}" if step.address else "DNS lookup"
+        if step.address and step.address not in self._seeds:
+            self._seeds.append(step.address)
+        return self._result(name, step, advice=(
+            "the host name does not resolve: check its spelling and this machine's DNS"))
 
-        where = _where(address)
-        started = time.monotonic()
-        try:
-            sock = create_socket(address, self.connect_timeout_s)
-        except Exception as exc:  # noqa: BLE001 - reported as the step's result
-            refused = "refused" in str(exc).lower()
-            advice = (f"nothing is listening at {where}: check the port, that the server is "
-                      "running, and that any SSH tunnel or port forward is up" if refused
-                      else f"{where} did not answer: check the host name, the network and "
-                      "firewalls (on Atlas, the IP access list)")
-            self._add(StepResult(f"TCP connect {where}", FAILED, plain_error(exc),
-                                 time.monotonic() - started, advice))
-            return False
-        peer = sock.getpeername()
-        sock.close()
-        self._add(StepResult(f"TCP connect {where}", OK, f"connected to {peer[0]}:{peer[1]}",
-                             time.monotonic() - started))
-        return True
+    def _tcp(self, step: Any) -> StepResult:
+        where = _where(step.address) if step.address else ""
+        name = f"TCP connect {where}".strip()
+        refused = "refused" in str(step.error or "").lower()
+        advice = (f"nothing is listening at {where}: check the port, that the server is "
+                  "running, and that any SSH tunnel or port forward is up" if refused
+                  else f"{where} did not answer: check the host name, the network and "
+                  "firewalls (on Atlas, the IP access list)")
+        detail = plain_error(step.error) if step.error is not None else None
+        return self._result(name, step, detail, advice)
 
-    # -- 3. TLS --------------------------------------------------------------------------
-    def _tls(self, address: tuple[str, int], settings: Any) -> bool:
+    def _tls(self, step: Any) -> StepResult:
         from driver.errors import ConfigurationError
-        from driver.net.connection import create_socket
-        from driver.net.tls import wrap_socket
 
-        where = _where(address)
-        started = time.monotonic()
-        try:
-            context = settings.ssl_context()
-            sock = create_socket(address, self.connect_timeout_s)
-            wrapped = wrap_socket(sock, context, address[0], address[1], self.connect_timeout_s)
-        except ConfigurationError as exc:
-            self._add(StepResult(f"TLS handshake {where}", FAILED, str(exc),
-                                 time.monotonic() - started,
-                                 "fix the TLS file option named above (path and format)"))
-            return False
-        except Exception as exc:  # noqa: BLE001 - reported as the step's result
-            elapsed = time.monotonic() - started
-            der = fetch_certificate(address, self.connect_timeout_s)
-            facts = describe_certificate(der, address[0]) if der else {}
-            text = str(exc).lower()
-            if "hostname" in text or "ip address mismatch" in text or \
-                    facts.get("host name match") == "no":
-                advice = (f"the certificate is valid for {facts.get('valid for', 'other names')}, "
-                          f"not for {address[0]}: connect with one of those names "
-                          "(tlsAllowInvalidHostnames=true only as a last resort)")
-            elif "issuer" in text or "self-signed" in text or "self signed" in text:
-                advice = (f"the certificate was issued by {facts.get('issuer', 'an unknown CA')}, "
-                          "which this computer does not trust: set tlsCAFile to that CA's "
-                          "PEM file")
-            elif "expired" in text:
-                advice = "the server's certificate has expired: renew it on the server"
-            else:
-                advice = "check that the server speaks TLS on this port and tlsCAFile is right"
-            self._add(StepResult(f"TLS handshake {where}", FAILED, plain_error(exc), elapsed,
-                                 advice, facts))
-            return False
-        elapsed = time.monotonic() - started
-        der = wrapped.getpeercert(binary_form=True)
-        version = wrapped.version() or "?"
-        wrapped.close()
-        facts = describe_certificate(der, address[0]) if der else {}
-        facts["protocol"] = version
-        self._add(StepResult(f"TLS handshake {where}", OK, "certificate accepted", elapsed,
-                             facts=facts))
-        return True
+        address = step.address
+        name = f"TLS handshake {_where(address)}" if address else "TLS handshake"
+        if step.status == SKIPPED:
+            return self._result(name, step)
+        der = step.facts.get("certificate")
+        facts = describe_certificate(der, address[0]) if der and address else {}
+        if step.status == OK:
+            facts["protocol"] = str(step.facts.get("protocol", "?"))
+            return self._result(name, step, "certificate accepted", facts=facts)
+        if isinstance(step.error, ConfigurationError):
+            return self._result(name, step, str(step.error),
+                                "fix the TLS file option named above (path and format)")
+        text = str(step.error).lower()
+        host = address[0] if address else "this host"
+        if "hostname" in text or "ip address mismatch" in text or \
+                facts.get("host name match") == "no":
+            advice = (f"the certificate is valid for {facts.get('valid for', 'other names')}, "
+                      f"not for {host}: connect with one of those names "
+                      "(tlsAllowInvalidHostnames=true only as a last resort)")
+        elif "issuer" in text or "self-signed" in text or "self signed" in text:
+            advice = (f"the certificate was issued by {facts.get('issuer', 'an unknown CA')}, "
+                      "which this computer does not trust: set tlsCAFile to that CA's PEM file")
+        elif "expired" in text:
+            advice = "the server's certificate has expired: renew it on the server"
+        else:
+            advice = "check that the server speaks TLS on this port and tlsCAFile is right"
+        return self._result(name, step, plain_error(step.error), advice, facts)
 
-    # -- 4. hello ------------------------------------------------------------------------
-    def _hello(self, address: tuple[str, int], settings: Any) -> dict[str, Any] | None:
-        from driver.net.connection import Connection, create_socket
-        from driver.net.handshake import MIN_SUPPORTED_WIRE_VERSION, wire_version_error
-        from driver.net.tls import wrap_socket
+    def _hello(self, step: Any) -> StepResult:
+        from driver.probe import MIN_SUPPORTED_WIRE_VERSION
 
-        where = _where(address)
-        started = time.monotonic()
-        conn = None
-        try:
-            sock: socket.socket = create_socket(address, self.connect_timeout_s)
-            context = settings.ssl_context()
-            if context is not None:
-                sock = wrap_socket(sock, context, address[0], address[1], self.connect_timeout_s)
-            conn = Connection(address, sock, settings)
-            reply = dict(conn.command("admin", {"hello": 1}, timeout=self.connect_timeout_s,
-                                      publish=False))
-            try:
-                build = conn.command("admin", {"buildInfo": 1}, timeout=self.connect_timeout_s,
-                                     publish=False)
-                version = str(build.get("version", "?"))
-            except Exception:  # noqa: BLE001 - buildInfo is optional here
-                version = "?"
-        except Exception as exc:  # noqa: BLE001 - reported as the step's result
-            self._add(StepResult(f"hello {where}", FAILED, plain_error(exc),
-                                 time.monotonic() - started,
-                                 "the server accepted the connection but did not answer hello: "
-                                 "is this port a MongoDB server?"))
-            return None
-        finally:
-            if conn is not None:
-                conn.close()
-        elapsed = time.monotonic() - started
-        max_wire = int(reply.get("maxWireVersion") or 0)
-        facts = {"server version": version, "wire versions":
-                 f"{reply.get('minWireVersion', 0)}–{max_wire}",
-                 "kind": _kind_of(reply)}
-        if reply.get("hosts"):
-            facts["announced members"] = ", ".join(map(str, reply["hosts"]))
-        if reply.get("me"):
-            facts["me"] = str(reply["me"])
-        problem = wire_version_error(address, reply)
-        if problem is not None:
-            release = server_version_for_wire(max_wire)
-            advice = (f"the server speaks wire version {max_wire} (MongoDB {release}"
-                      f"{', reports ' + version if version != '?' else ''}); Binnacle needs "
-                      f"wire version {MIN_SUPPORTED_WIRE_VERSION} (MongoDB "
-                      f"{server_version_for_wire(MIN_SUPPORTED_WIRE_VERSION)}) or newer: "
-                      "upgrade the server")
-            self._add(StepResult(f"hello {where}", FAILED, problem, elapsed, advice, facts))
-            return None
-        self._add(StepResult(f"hello {where}", OK, f"MongoDB {version}, {facts['kind']}",
-                             elapsed, facts=facts))
-        return reply
+        name = f"hello {_where(step.address)}" if step.address else "hello"
+        if step.status == SKIPPED:
+            return self._result(name, step)
+        if "server_description" not in step.facts:
+            return self._result(name, step, plain_error(step.error), (
+                "the server accepted the connection but did not answer hello: is this "
+                "port a MongoDB server?"))
+        server = step.facts["server_description"]
+        version = str(step.facts["server_version"])
+        max_wire = int(step.facts["max_wire_version"])
+        kind = _kind_of(server.hello)
+        facts = {"server version": version,
+                 "wire versions": f"{step.facts['min_wire_version']}–{max_wire}",
+                 "kind": kind}
+        if server.hosts:
+            facts["announced members"] = ", ".join(_where(a) for a in sorted(server.hosts))
+        if server.me:
+            facts["me"] = _where(server.me)
+        if step.status == OK:
+            self._announced |= set(server.hosts) | set(server.passives)
+            return self._result(name, step, f"MongoDB {version}, {kind}", facts=facts)
+        release = server_version_for_wire(max_wire)
+        advice = (f"the server speaks wire version {max_wire} (MongoDB {release}"
+                  f"{', reports ' + version if version != '?' else ''}); Binnacle needs "
+                  f"wire version {MIN_SUPPORTED_WIRE_VERSION} (MongoDB "
+                  f"{server_version_for_wire(MIN_SUPPORTED_WIRE_VERSION)}) or newer: "
+                  "upgrade the server")
+        return self._result(name, step, str(step.error), advice, facts)
 
-    # -- 5. authentication --------------------------------------------------------------
-    def _authenticate(self, address: tuple[str, int], options: Any, settings: Any) -> bool:
+    def _authenticate(self, step: Any) -> StepResult:
         from driver.errors import OperationFailure
-        from driver.net.connection import Connection
 
-        credentials = options.credentials
-        if credentials is None:
-            self._add(StepResult("Authentication", SKIPPED, "no credentials in the URI"))
-            return True
-        mechanism = getattr(credentials, "mechanism", None) or "negotiated (SCRAM-SHA-256/1)"
-        source = getattr(credentials, "source", None) or "admin"
-        started = time.monotonic()
-        try:
-            conn = Connection.open(address, settings)
-        except OperationFailure as exc:
-            self._add(StepResult(
-                "Authentication", FAILED, plain_error(exc), time.monotonic() - started,
-                f"check the user name, password and authSource (now {source}); mechanism "
-                f"tried: {mechanism}. Users created in the admin database need authSource=admin",
-                {"user": str(getattr(credentials, "username", "")), "mechanism": mechanism,
-                 "authSource": source}))
-            return False
-        except Exception as exc:  # noqa: BLE001 - reported as the step's result
-            self._add(StepResult("Authentication", FAILED, plain_error(exc),
-                                 time.monotonic() - started))
-            return False
-        used = conn.authenticated_mechanism or mechanism
-        conn.close()
-        self._add(StepResult("Authentication", OK, f"authenticated with {used}",
-                             time.monotonic() - started,
-                             facts={"user": str(getattr(credentials, "username", "")),
-                                    "mechanism": used, "authSource": source}))
-        return True
+        if step.status == SKIPPED:
+            detail = "no credentials in the URI" if "credentials" in step.detail else None
+            return self._result("Authentication", step, detail)
+        mechanism = step.facts.get("mechanism") or "DEFAULT"
+        if mechanism == "DEFAULT":
+            mechanism = "negotiated (SCRAM-SHA-256/1)"
+        source = step.facts.get("source") or "admin"
+        facts = {"user": str(step.facts.get("username") or ""), "authSource": str(source),
+                 "mechanism": str(step.facts.get("mechanism_used") or mechanism)}
+        if step.status == OK:
+            return self._result("Authentication", step,
+                                f"authenticated with {facts['mechanism']}", facts=facts)
+        advice = ""
+        if isinstance(step.error, OperationFailure):
+            advice = (f"check the user name, password and authSource (now {source}); "
+                      f"mechanism tried: {mechanism}. Users created in the admin database "
+                      "need authSource=admin")
+        return self._result("Authentication", step, plain_error(step.error), advice, facts)
 
-    # -- 6. server selection -----------------------------------------------------------
-    def _select(self, options: Any, seeds: list[tuple[str, int]],
-                hellos: dict[tuple[str, int], dict[str, Any]]) -> None:
-        from driver.client import MongoClient
-        from driver.errors import AutoReconnect, PyMongoError
+    def _select(self, step: Any) -> StepResult:
+        description = step.facts.get("topology")
+        if step.status == SKIPPED:
+            return self._result("Server selection", step)
+        facts = _members_seen(description) if description is not None else {}
+        if step.status == OK:
+            return self._result("Server selection", step,
+                                f"selected a server in a {description.topology_type_name} "
+                                "topology", facts=facts)
+        if description is None:
+            return self._result("Server selection", step, plain_error(step.error))
+        return self._result("Server selection", step, plain_error(step.error),
+                            self._selection_advice(description), facts)
 
-        started = time.monotonic()
-        client = MongoClient(self.uri, serverSelectionTimeoutMS=int(
-            self.selection_timeout_s * 1000), heartbeatFrequencyMS=500, connect=True)
-        try:
-            try:
-                client.admin.command("ping", read_preference=options.read_preference)
-            except AutoReconnect as exc:
-                self._selection_failed(client.topology_description, exc, seeds, hellos,
-                                       time.monotonic() - started)
-                return
-            except PyMongoError as exc:
-                self._add(StepResult("Server selection", FAILED, plain_error(exc),
-                                     time.monotonic() - started))
-                return
-            description = client.topology_description
-            self._add(StepResult("Server selection", OK,
-                                 f"selected a server in a {description.topology_type_name} "
-                                 "topology", time.monotonic() - started,
-                                 facts=_members_seen(description)))
-        finally:
-            client.close()
-
-    def _selection_failed(self, description: Any, exc: BaseException,
-                          seeds: list[tuple[str, int]],
-                          hellos: dict[tuple[str, int], dict[str, Any]], elapsed: float) -> None:
+    def _selection_advice(self, description: Any) -> str:
         servers = description.server_descriptions()
-        facts = _members_seen(description)
         type_name = description.topology_type_name
-        seed_set = set(seeds)
-        announced = {_parse(str(h)) for reply in hellos.values()
-                     for h in (reply.get("hosts") or []) + (reply.get("passives") or [])}
+        seed_set = set(self._seeds)
+        announced = self._announced
         discovered_down = [a for a, s in servers.items()
                            if a not in seed_set and s.server_type_name == "Unknown"]
-        advice = ""
         if announced and not (announced & seed_set) and discovered_down:
-            advice = ("the seed answers, but the members it announces ("
-                      + ", ".join(_where(a) for a in sorted(announced))
-                      + ") cannot be reached from here — typical of an SSH tunnel or NAT. "
-                      "Connect to the seed alone with directConnection=true (retry offered)")
             self.report.retry_uri = with_direct_connection(self.uri)
-        elif type_name == "ReplicaSetNoPrimary" and any(
+            return ("the seed answers, but the members it announces ("
+                    + ", ".join(_where(a) for a in sorted(announced))
+                    + ") cannot be reached from here — typical of an SSH tunnel or NAT. "
+                    "Connect to the seed alone with directConnection=true (retry offered)")
+        if type_name == "ReplicaSetNoPrimary" and any(
                 s.server_type_name in ("RSSecondary", "RSArbiter") for s in servers.values()):
-            advice = ("the replica set has no primary right now: it is electing one (this "
-                      "normally takes a few seconds after a stepdown or a failure). Retry "
-                      "shortly, or read with readPreference=primaryPreferred")
-        elif type_name == "ReplicaSetNoPrimary":
-            advice = "no member of the set answered as it should: see each member's error"
-        else:
-            advice = ("no server matched: check replicaSet, readPreference and the members' "
-                      "errors above")
-        self._add(StepResult("Server selection", FAILED, plain_error(exc), elapsed, advice,
-                             facts))
-
-
-def _connection_settings(options: Any, timeout_s: float) -> Any:
-    from driver.net.settings import ConnectionSettings
-
-    settings = ConnectionSettings.from_client_options(options)
-    return ConnectionSettings(
-        connect_timeout=timeout_s, socket_timeout=timeout_s, tls=settings.tls,
-        appname=settings.appname, compressors=settings.compressors,
-        zlib_compression_level=settings.zlib_compression_level,
-        server_api=settings.server_api, load_balanced=settings.load_balanced,
-        credential=settings.credential)
+            return ("the replica set has no primary right now: it is electing one (this "
+                    "normally takes a few seconds after a stepdown or a failure). Retry "
+                    "shortly, or read with readPreference=primaryPreferred")
+        if type_name == "ReplicaSetNoPrimary":
+            return "no member of the set answered as it should: see each member's error"
+        return "no server matched: check replicaSet, readPreference and the members' errors above"
 
 
 def _where(address: tuple[str, int]) -> str:
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _parse(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return (host.lower(), int(port)) if port.isdigit() else (text.lower(), 27017)
 
 
 def _kind_of(reply: dict[str, Any]) -> str:
@@ -503,22 +389,8 @@ def _members_seen(description: Any) -> dict[str, str]:
 
 
 # -- reading a certificate ----------------------------------------------------------------
-# When verification fails the doctor still tells the user what the server presented: the
-# handshake is repeated without verification only to read the certificate (nothing is
-# sent over that connection).
-def fetch_certificate(address: tuple[str, int], timeout_s: float) -> bytes | None:
-    """The server's certificate (DER), read over an unverified handshake; None on failure."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection(address, timeout=timeout_s) as raw, \
-                context.wrap_socket(raw, server_hostname=address[0]) as tls:
-            return tls.getpeercert(binary_form=True)
-    except (OSError, ssl.SSLError):
-        return None
-
-
+# The probe hands over the server's certificate (DER) even when verification failed; the
+# doctor turns it into words.
 def _names(certificate: x509.Certificate) -> list[str]:
     try:
         extension = certificate.extensions.get_extension_for_oid(
@@ -581,4 +453,4 @@ def run_doctor(uri: str, progress: Progress | None = None, **kwargs: Any) -> Doc
 
 
 __all__ = ["ConnectionDoctor", "DoctorReport", "StepResult", "describe_certificate",
-           "fetch_certificate", "redact_uri", "run_doctor", "with_direct_connection"]
+           "redact_uri", "run_doctor", "with_direct_connection"]
