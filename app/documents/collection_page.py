@@ -84,6 +84,12 @@ def count_text(loaded: int, estimated: int | None, exact: int | None) -> str:
     return f"1–{loaded:,} of {total}"
 
 
+def results_count(matching: int, skip: int | None, limit: int | None) -> int:
+    """How many documents a find returns when ``matching`` documents match its filter."""
+    total = max(matching - (skip or 0), 0)
+    return min(total, limit) if limit else total
+
+
 class CollectionPage(DocumentWrites, QWidget):
     countChanged = Signal(str)
     queryAnswered = Signal()  # the current query's first answer arrived
@@ -103,6 +109,7 @@ class CollectionPage(DocumentWrites, QWidget):
         self.spec = QuerySpec(filter={})
         self.estimated: int | None = None
         self.exact_count: int | None = None
+        self.count_from_cursor = False  # exact_count came from the exhausted cursor
         self.count_timed_out = False
         self.dialog: QWidget | None = None
         self.explain_plan: dict[str, Any] | None = None
@@ -285,6 +292,7 @@ class CollectionPage(DocumentWrites, QWidget):
         run.firstAnswer.connect(lambda: self._first_answer(run))
         run.answered.connect(self._update_count)
         self.exact_count = None
+        self.count_from_cursor = False
         self.count_timed_out = False
         self.message.clear()
         self.list_model.reset(generation, run.feed_for(self.list_model))
@@ -330,8 +338,10 @@ class CollectionPage(DocumentWrites, QWidget):
             return
         self.estimated = estimated
         self._update_count()
+        if self.count_from_cursor:
+            return  # the exhausted cursor already gave the exact total
         if not spec.filter and estimated is not None:
-            self.exact_count = estimated if not spec.limit else min(estimated, spec.limit)
+            self.exact_count = results_count(estimated, spec.skip, spec.limit)
             self._update_count()
             return
         try:
@@ -342,8 +352,8 @@ class CollectionPage(DocumentWrites, QWidget):
                 self.count_timed_out = True
                 self.count_label.setToolTip(f"The exact count did not finish: {exc}")
             return
-        if generation == self.generation:
-            self.exact_count = exact if not spec.limit else min(exact, spec.limit)
+        if generation == self.generation and not self.count_from_cursor:
+            self.exact_count = results_count(exact, spec.skip, spec.limit)
             self.count_label.setToolTip("")
             self._update_count()
 
@@ -352,6 +362,17 @@ class CollectionPage(DocumentWrites, QWidget):
         return int(model.rowCount())
 
     def _update_count(self) -> None:
+        run = self.run
+        if run is not None and run.done and run.error is None:
+            # An exhausted cursor knows its total: every result is loaded or buffered
+            # (skip and limit already applied by the server), so no estimate or slow
+            # count_documents may stand in for it ("1–446 of ~1,000,000" was wrong).
+            # Kept in step with the run, which drops documents deleted from the page.
+            if not self.count_from_cursor:
+                self.count_from_cursor = True
+                self.count_timed_out = False
+                self.count_label.setToolTip("")
+            self.exact_count = run.documents
         text = count_text(self.loaded_count(), self.estimated, self.exact_count)
         if text != self.count_label.text():
             self.count_label.setText(text)

@@ -46,3 +46,16 @@ def run_query(aloop, page, **texts):
     run = page.run
     settle(aloop, lambda: run.started)
     return run
+
+
+def settle_exact_count(aloop, page) -> int:
+    """Wait for the page's exact count to be settled either way, then demand it.
+
+    A count that failed (a time limit, a server error) leaves ``count_timed_out`` and the
+    reason in the label's tooltip: the test fails with that reason at once instead of
+    waiting for a total that can no longer come.
+    """
+    settle(aloop, lambda: page.exact_count is not None or page.count_timed_out)
+    assert page.exact_count is not None, (
+        f"the exact count failed: {page.count_label.toolTip() or 'no reason given'}")
+    return page.exact_count

@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex
 from app.documents.collection_page import count_text
 from app.documents.views.tree_model import KEY_COLUMN
 
-from .page_helpers import run_query, settle, spec
+from .page_helpers import run_query, settle, settle_exact_count, spec
 
 ROOT = QModelIndex()
 
@@ -24,6 +24,30 @@ def test_count_text():
     assert count_text(0, 5, 0) == "No documents"
 
 
+def test_an_exhausted_cursor_is_the_exact_total_even_when_the_count_fails(
+        aloop, make_page, client, scratch):
+    """All matches loaded: the total is known, whatever count_documents does (it was
+    "1–30 of ~30", the estimate, when the count timed out on a large collection)."""
+    scratch.insert_many([{"n": n} for n in range(30)])
+    client.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn",
+                          "data": {"failCommands": ["aggregate"], "errorCode": 50}})
+    try:
+        page = make_page("scratch", scratch.name)
+        run = run_query(aloop, page, filter="{ n: { $lt: 1000 } }")
+        settle(aloop, lambda: run.done and page.estimated is not None and not page.tasks)
+    finally:
+        client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    assert page.exact_count == 30 and not page.count_timed_out
+    assert page.count_label.text() == "1–30 of 30"
+
+
+def test_the_total_counts_what_the_query_returns_after_its_skip(aloop, make_page):
+    page = make_page()
+    run_query(aloop, page, filter="{}", skip="100")
+    assert settle_exact_count(aloop, page) == 4900  # 5,000 orders, 100 skipped
+    assert page.count_label.text().endswith(" of 4,900")
+
+
 def test_find_with_a_filter_shows_the_right_rows_and_counts(aloop, make_page, client):
     page = make_page()
     run = run_query(aloop, page, filter="{ status: 'paid', customerId: { $lte: 300 } }",
@@ -31,7 +55,7 @@ def test_find_with_a_filter_shows_the_right_rows_and_counts(aloop, make_page, cl
     expected = list(client["shop"]["orders"].find(
         {"status": "paid", "customerId": {"$lte": 300}}, sort=[("orderNo", 1)]))
     assert run.error is None
-    settle(aloop, lambda: page.exact_count is not None)
+    settle_exact_count(aloop, page)
     model = page.list_model
     assert model.rowCount() == len(expected) > 10
     shown = [model.raw_document(row)["orderNo"] for row in range(model.rowCount())]

@@ -22,7 +22,7 @@ from app.documents.views.tree_model import CHILD_PAGE, KEY_COLUMN, VALUE_COLUMN,
 from app.services.client_service import ClientService
 from app.theme import apply_theme
 
-from .page_helpers import dispose, run_query, settle, spec
+from .page_helpers import dispose, run_query, settle, settle_exact_count, spec
 
 ROOT = QModelIndex()
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
@@ -260,7 +260,7 @@ def test_screenshots(aloop, make_page, qapp, scheme):
         page = make_page()
         page.resize(1280, 800)
         run_query(aloop, page, filter="{ status: 'shipped' }", sort="{ orderNo: -1 }")
-        settle(aloop, lambda: page.exact_count is not None)
+        settle_exact_count(aloop, page)
         page.list_view.expand(page.list_model.index(0, 0))
         for view in ("list", "table", "json"):
             page.show_view(view)
