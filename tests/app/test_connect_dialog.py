@@ -16,6 +16,7 @@ from app.connect.form import OPTION_FIELDS
 from driver.connection_string.uri import parse_uri
 from driver.errors import ConfigurationError
 from tests.app.fakes import FakeFactory
+from tests.gui_ticks import assert_ticks_responsive
 
 
 @pytest.fixture
@@ -315,8 +316,7 @@ def test_test_connection_cancel_while_the_loop_keeps_ticking(make_dialog, aloop,
         timer.stop()
 
     aloop.run_until_complete(scenario())
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert len(ticks) > 20 and max(gaps) < 0.050, f"longest gap {max(gaps) * 1000:.1f} ms"
+    assert_ticks_responsive(ticks, "connection test blocked, then cancelled", min_ticks=3)
     assert dialog.test_result.text() == "Test cancelled."
     assert factory.clients[0].closed.wait(2)
     assert dialog.test_button.isEnabled()

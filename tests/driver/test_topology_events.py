@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from driver import monitoring
-from driver.sdam import events as sdam_events
 from driver.errors import AutoReconnect
+from driver.sdam import events as sdam_events
 from driver.sdam.events import (
     EventPublisher,
     ServerClosedEvent,

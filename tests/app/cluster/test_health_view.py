@@ -19,6 +19,7 @@ from app.services.bridge import EventBridge
 from app.services.client_service import ClientService
 from sandbox.cluster import SandboxCluster
 from tests.app.cluster.conftest import in_thread, run, screenshot, wait_until
+from tests.gui_ticks import record
 
 
 def _roles(view: HealthView) -> dict[int, str]:
@@ -114,9 +115,9 @@ def test_replset_roles_stepdown_kill_restart_latency(qtbot, aloop, replset, wire
 
     timings = run(aloop, scenario())
     ticks.stop()
-    print(f"\nhealth timings: {timings}; longest GUI tick gap {ticks.longest_gap_s * 1000:.1f} ms")
-    assert timings["stepdown_to_view"] < 1.0, timings
-    ticks.assert_smooth()
+    print(f"\nhealth timings: {timings}")
+    record("health view: stepdown, kill, restart", **{k: v * 1000 for k, v in timings.items()})
+    ticks.assert_responsive("health view: stepdown, kill, restart, latency")
 
 
 def test_stepdown_latency_repeated(qtbot, aloop, replset, wire, ticks):
@@ -152,8 +153,9 @@ def test_stepdown_latency_repeated(qtbot, aloop, replset, wire, ticks):
           f"max {max(measured):.3f} s; election→view median "
           f"{statistics.median(after_election):.3f} s, max {max(after_election):.3f} s; "
           f"longest GUI tick gap {ticks.longest_gap_s * 1000:.1f} ms")
-    assert max(measured) < 1.0
-    ticks.assert_smooth()
+    record("health view: five stepdowns", stepdown_to_view_median=statistics.median(measured) * 1000,
+           election_to_view_median=statistics.median(after_election) * 1000)
+    ticks.assert_responsive("health view: five stepdowns")
 
 
 def test_hidden_member_arbiter_and_lag(qtbot, aloop, pool, replset, wire):
@@ -207,7 +209,7 @@ def test_sharded_shows_routers(qtbot, aloop, wire, ticks):
         assert wired.health.state.topology_type == "Sharded"
         assert len(view.diagram.node_positions) == 2
         screenshot(view, "health-sharded", ticks)
-        ticks.assert_smooth()
+        ticks.assert_responsive("health view: sharded cluster")
 
 
 def test_standalone_through_client_service(qtbot, aloop, pool):
@@ -276,5 +278,5 @@ def test_demo_sandbox_actions(qtbot, aloop, pool, wire, ticks):
         demo.stop()
     print(f"\ndemo (election delay 1 s): {figures}; longest GUI tick gap "
           f"{ticks.longest_gap_s * 1000:.1f} ms")
-    assert figures["election_to_view"] < 1.0
-    ticks.assert_smooth()
+    record("health view: demo election", **{k: v * 1000 for k, v in figures.items()})
+    ticks.assert_responsive("health view: demo election")

@@ -1,5 +1,5 @@
 """The collection page's views against the sandbox: a 15 MB document rendered in every
-view while a 10 ms timer keeps ticking; every model passes qtmodeltester; table column
+view while a 10 ms timer keeps ticking (the gaps are measured in benchmarks/gui_stalls.py); every model passes qtmodeltester; table column
 order and widths kept per collection; drill-down; "show more"; dates in local time;
 autocomplete; killOp of a find still computing; screenshots (light and dark)."""
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QImage
 
 from app.documents.collection_page import CollectionPage
@@ -21,37 +21,13 @@ from app.documents.views.document_views import NestedTableModel, ViewSettings
 from app.documents.views.tree_model import CHILD_PAGE, KEY_COLUMN, VALUE_COLUMN, ValueRole
 from app.services.client_service import ClientService
 from app.theme import apply_theme
+from tests.gui_ticks import TickMeter
+from tests.timing import assert_prompt
 
 from .page_helpers import dispose, run_query, settle, settle_exact_count, spec
 
 ROOT = QModelIndex()
 OUTPUT = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
-
-
-class GapMeter:
-    """A 10 ms timer recording the longest gap between its ticks."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self.ticks = 0
-        self._last = time.perf_counter()
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self._last)
-        self._last = now
-        self.ticks += 1
-
-    def start(self) -> None:
-        self._last = time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-        self.timer.deleteLater()
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +66,7 @@ def test_a_15_mb_document_renders_while_the_timer_keeps_ticking(aloop, pool, qap
     # Earlier tests leave garbage behind; a full collection of it would land in the
     # measurement and say nothing about this page.
     gc.collect()
-    meter = GapMeter()
+    meter = TickMeter()
     meter.start()
     try:
         run = run_query(aloop, page, filter="{ _id: 2 }")
@@ -118,8 +94,7 @@ def test_a_15_mb_document_renders_while_the_timer_keeps_ticking(aloop, pool, qap
         settle(aloop, lambda: not page.tasks)
         aloop.run_until_complete(service.close())
         dispose(page)
-    print(f"15 MB document: longest timer gap {meter.longest * 1000:.1f} ms")
-    assert meter.longest <= 0.050, f"the GUI froze for {meter.longest * 1000:.0f} ms"
+    meter.assert_responsive("a 15 MB document in every view")
 
 
 def test_every_model_passes_qtmodeltester(aloop, make_page, qtmodeltester):
@@ -248,7 +223,10 @@ def test_cancel_kills_a_find_still_computing(aloop, make_page, client):
     assert page.killed_operations == 1
     page.query(spec(filter="{ orderNo: 100001 }"))
     settle(aloop, lambda: page.run.started)
-    assert time.monotonic() - started < 3.5 and page.list_model.rowCount() == 1
+    # The next query ran without waiting out the killed find's 4 s block.
+    assert page.list_model.rowCount() == 1
+    assert_prompt(time.monotonic() - started, "a query after cancelling a blocked find",
+                  bound=3.9)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
