@@ -429,9 +429,17 @@ class Monitor:
         tv = reply.get("topologyVersion")
         previous_tv = self._topology_version
         self._topology_version = dict(tv) if isinstance(tv, Mapping) else None
-        self._last_reply_waited_or_changed = awaited and (
-            self._topology_version != previous_tv
-            or duration >= self._settings.min_heartbeat_frequency)
+        # "Immediately proceed to the next check if the previous response was successful
+        # and included the topologyVersion field" (server monitoring spec): that holds
+        # for the regular hello that switches to streaming too. An awaited reply that came
+        # back at once with the same topologyVersion did not wait: only that one keeps
+        # minHeartbeatFrequencyMS, so a misbehaving server cannot make this a busy loop.
+        if awaited:
+            self._last_reply_waited_or_changed = (
+                self._topology_version != previous_tv
+                or duration >= self._settings.min_heartbeat_frequency)
+        else:
+            self._last_reply_waited_or_changed = self._topology_version is not None
         if self._streaming:
             self._ensure_rtt_monitor()
         self.check_count += 1

@@ -29,13 +29,15 @@ from tests.driver.sdam_fakes import (
     fake_pool,
     hello,
 )
+from tests.timing import HANG_S, LONG_MS, assert_prompt
 
 A, B, C = ("a", 27017), ("b", 27017), ("c", 27017)
 HOSTS = ["a:27017", "b:27017", "c:27017"]
 TV = {"processId": "000000000000000000000007", "counter": 1}
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout: float = HANG_S) -> bool:
+    """Poll ``predicate``; ``timeout`` only guards against a hang (tests/timing.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -97,7 +99,7 @@ def test_network_error_on_a_known_server_is_retried_once_at_once() -> None:
         server.set(AutoReconnect("a:27017: connection reset"))
         topology.request_check()
         # The failed check, then at once a retry on a new connection (which fails too)...
-        assert wait_until(lambda: len(factory.connects) == 2, timeout=2)
+        assert wait_until(lambda: len(factory.connects) == 2)
         assert kind(topology) == ServerType.Unknown
         # ... and then nothing until heartbeatFrequencyMS (10 s) has passed.
         time.sleep(0.4)
@@ -123,16 +125,17 @@ def test_no_retry_when_the_server_was_already_unknown_and_no_busy_loop() -> None
 
 def test_state_change_error_triggers_an_immediate_check() -> None:
     server = ScriptedServer(hello("primary", hosts=["a:27017"]))
-    topology, _, _ = make({A: server}, heartbeat_ms=10_000, min_ms=50, replica_set_name="rs")
+    # The heartbeat is a minute away: only the immediate check can bring the primary back
+    # before wait_until's hang guard.
+    topology, _, _ = make({A: server}, heartbeat_ms=LONG_MS, min_ms=50, replica_set_name="rs")
     try:
-        assert topology.select_server(writable_server_selector, timeout=2).address == A
+        assert topology.select_server(writable_server_selector, timeout=HANG_S).address == A
         checks = len(server.check_times)
         error = OperationFailure("not primary", 10107, {"ok": 0, "code": 10107})
-        start = time.monotonic()
         topology.handle_application_error(A, error, 0, 21, AFTER_HANDSHAKE)
         assert kind(topology) == ServerType.Unknown
-        assert wait_until(lambda: kind(topology) == ServerType.RSPrimary, timeout=2)
-        assert time.monotonic() - start < 1.0 and len(server.check_times) == checks + 1
+        assert wait_until(lambda: kind(topology) == ServerType.RSPrimary)
+        assert len(server.check_times) == checks + 1
     finally:
         topology.close()
 
@@ -148,7 +151,8 @@ def test_requested_checks_are_limited_by_min_heartbeat_frequency() -> None:
             topology.request_check()
             time.sleep(0.001)
         made = len(server.check_times) - first
-        assert 3 <= made <= 8, made
+        # A busy machine can only make fewer checks, never more or closer together.
+        assert 1 <= made <= 8, made
         assert min(gaps(server.check_times)) >= 0.095, gaps(server.check_times)
     finally:
         topology.close()
@@ -170,20 +174,18 @@ def test_waiting_selection_requests_checks_but_not_faster_than_the_minimum() -> 
 
 def test_streaming_uses_awaitable_hello_and_an_rtt_thread() -> None:
     server = ScriptedServer(hello("primary", hosts=["a:27017"], topologyVersion=TV))
-    topology, factory, recorder = make({A: server}, mode="stream", heartbeat_ms=3_000,
+    topology, factory, recorder = make({A: server}, mode="stream", heartbeat_ms=LONG_MS,
                                        min_ms=20, replica_set_name="rs")
     try:
-        assert topology.select_server(writable_server_selector, timeout=2).address == A
+        assert topology.select_server(writable_server_selector, timeout=HANG_S).address == A
         assert wait_until(lambda: any(c.awaited_calls for c in server.connections))
         monitor_conn = server.connections[0]
-        assert monitor_conn.awaited_calls[0] == {"tv": TV, "max": 3_000}
+        assert monitor_conn.awaited_calls[0] == {"tv": TV, "max": LONG_MS}
         assert wait_until(lambda: any(t.name == "binnacle-rtt-a:27017"
                                       for t in topology.threads()))
-        # The server pushes a change: seen long before the 3 s heartbeat.
-        start = time.monotonic()
+        # The server pushes a change: seen long before the one-minute heartbeat.
         server.set(hello("secondary", hosts=["a:27017"], topologyVersion={**TV, "counter": 2}))
-        assert wait_until(lambda: kind(topology) == ServerType.RSSecondary, timeout=2)
-        assert time.monotonic() - start < 1.0
+        assert wait_until(lambda: kind(topology) == ServerType.RSSecondary)
         assert any(e.awaited for e in recorder.of(ServerHeartbeatSucceededEvent))
         assert len(factory.connects) == 2  # the monitor's and the RTT monitor's connection
     finally:
@@ -195,17 +197,16 @@ def test_streaming_sees_back_to_back_changes_without_the_minimum_wait() -> None:
     # A real change comes back from the awaitable hello at once; the next awaitable hello
     # must go out at once too, or every later change is seen minHeartbeatFrequencyMS late.
     server = ScriptedServer(hello("primary", hosts=["a:27017"], topologyVersion=TV))
-    topology, _, _ = make({A: server}, mode="stream", heartbeat_ms=10_000,
-                          min_ms=500, replica_set_name="rs")
+    # A minimum wait longer than wait_until's hang guard: a monitor that waited it out
+    # before the next awaitable hello would miss the second change.
+    topology, _, _ = make({A: server}, mode="stream", heartbeat_ms=LONG_MS,
+                          min_ms=int(HANG_S * 2000), replica_set_name="rs")
     try:
         assert wait_until(lambda: any(c.awaited_calls for c in server.connections))
-        start = time.monotonic()
         server.set(hello("secondary", hosts=["a:27017"], topologyVersion={**TV, "counter": 2}))
-        assert wait_until(lambda: kind(topology) == ServerType.RSSecondary, timeout=2)
+        assert wait_until(lambda: kind(topology) == ServerType.RSSecondary)
         server.set(hello("primary", hosts=["a:27017"], topologyVersion={**TV, "counter": 3}))
-        assert wait_until(lambda: kind(topology) == ServerType.RSPrimary, timeout=2)
-        # Two changes, each seen well before the 0.5 s minimum between ordinary checks.
-        assert time.monotonic() - start < 0.4
+        assert wait_until(lambda: kind(topology) == ServerType.RSPrimary)
     finally:
         topology.close()
 
@@ -235,7 +236,7 @@ def test_application_network_error_cancels_a_streaming_check() -> None:
         assert wait_until(lambda: any(c.awaited_calls for c in server.connections))
         monitor_conn = server.connections[0]
         topology.handle_application_error(A, AutoReconnect("reset"), 0, 21, AFTER_HANDSHAKE)
-        assert wait_until(monitor_conn.closed.is_set, timeout=1)
+        assert wait_until(monitor_conn.closed.is_set)
         time.sleep(0.1)
         # Only the application error cleared the pool; the cancelled check did not again.
         assert fake_pool(topology, A).clears == [False]
@@ -284,19 +285,19 @@ def test_removed_member_monitor_stops() -> None:
         topology.close()
 
 
-def test_close_stops_every_thread_within_one_second() -> None:
+def test_close_stops_every_thread_without_waiting_for_a_heartbeat() -> None:
     servers = {A: ScriptedServer(hello("primary", hosts=HOSTS, topologyVersion=TV)),
                B: ScriptedServer(hello("secondary", hosts=HOSTS, topologyVersion=TV)),
                C: ScriptedServer(hello("secondary", hosts=HOSTS, topologyVersion=TV))}
     before = set(threading.enumerate())
-    topology, _, recorder = make(servers, mode="stream", heartbeat_ms=10_000, min_ms=20,
+    topology, _, recorder = make(servers, mode="stream", heartbeat_ms=LONG_MS, min_ms=20,
                                  replica_set_name="rs")
     assert wait_until(lambda: len([t for t in topology.threads()
                                    if t.name.startswith("binnacle-rtt")]) == 3)
     assert recorder.wait_for(lambda events: bool(events))
     started = time.monotonic()
     topology.close()
-    assert time.monotonic() - started < 1.0
+    assert_prompt(time.monotonic() - started, "closing a streaming topology")
     assert not topology.threads()
     leaked = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert not leaked, leaked

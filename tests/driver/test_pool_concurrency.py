@@ -20,6 +20,7 @@ from tests.driver.pool_helpers import (
     pool_threads,
     wait_no_pool_threads,
 )
+from tests.timing import HANG_S, assert_prompt
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -186,7 +187,7 @@ def test_min_pool_size_is_kept_after_pruning() -> None:
     pool.close()
 
 
-def test_no_thread_outlives_close_by_more_than_a_second() -> None:
+def test_no_thread_outlives_close() -> None:
     pool = Pool(ADDRESS, PoolOptions(min_pool_size=3, max_idle_time_ms=10), Factory(delay=0.01))
     pool.ready()
     with pool.checkout():
@@ -194,8 +195,8 @@ def test_no_thread_outlives_close_by_more_than_a_second() -> None:
     assert pool_threads()  # the maintenance thread at least
     started = time.monotonic()
     pool.close()
-    wait_no_pool_threads(within=1.0)
-    assert time.monotonic() - started < 1.0
+    wait_no_pool_threads(within=HANG_S)
+    assert_prompt(time.monotonic() - started, "closing a pool with a maintenance thread")
 
 
 def test_uncontended_checkout_checkin_is_fast() -> None:
