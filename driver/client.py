@@ -28,6 +28,7 @@ from driver.common import validate_database_name
 from driver.connection_string.srv import SrvMonitor
 from driver.database import Database
 from driver.errors import ConfigurationError, InvalidOperation, PyMongoError
+from driver.events import global_listeners, of_family
 from driver.operations.command_events import CommandListener
 from driver.operations.executor import Executor
 from driver.read_preferences import ReadPreference, ServerMode
@@ -107,8 +108,11 @@ class MongoClient:
         from driver.sdam.settings import TopologySettings
 
         options = self._options
-        command_listeners = [x for x in self._listeners if isinstance(x, CommandListener)]
-        pool_listeners = [x for x in self._listeners if isinstance(x, ConnectionPoolListener)]
+        # Registered listeners of every family hear this client too (the topology adds the
+        # SDAM ones itself, for topologies built without a client).
+        registered = global_listeners()
+        command_listeners = of_family([*registered, *self._listeners], CommandListener)
+        pool_listeners = of_family([*registered, *self._listeners], ConnectionPoolListener)
         sdam_listeners = [x for x in self._listeners if _is_sdam_listener(x)]
         connection_settings = ConnectionSettings.from_client_options(options, command_listeners)
         monitor_settings = ConnectionSettings.from_client_options(options, ())
@@ -506,9 +510,9 @@ def _decode(body: bytes, options: Any) -> Mapping[str, Any]:
 
 
 def _is_sdam_listener(listener: object) -> bool:
-    from driver.sdam.events import _EventListener
+    from driver.sdam.events import ServerHeartbeatListener, ServerListener, TopologyListener
 
-    return isinstance(listener, _EventListener)
+    return isinstance(listener, TopologyListener | ServerListener | ServerHeartbeatListener)
 
 
 __all__ = ["MongoClient"]

@@ -5,7 +5,8 @@ The classes live beside the specification they implement: command monitoring in
 ``driver.cmap.events``, SDAM and heartbeat events in ``driver.sdam.events``. This module
 only gathers their public names, so code written against PyMongo's
 ``from pymongo import monitoring`` keeps working (``monitoring.CommandListener``,
-``monitoring.register(listener)``...). The delivery threads (publishers) stay private
+``monitoring.register(listener)``...). The shared bases and the registry are in
+``driver.events``. The delivery threads (publishers) stay private
 to their modules.
 """
 
@@ -32,4 +33,5 @@ globals().update(_public(_command))
 globals().update(_public(_cmap))
 globals().update(_public(_sdam))
 
-__all__ = sorted(set(_public(_command)) | set(_public(_cmap)) | set(_public(_sdam)))
+__all__ = sorted(set(_public(_command)) | set(_public(_cmap)) | set(_public(_sdam))
+                 | {"EventListener", "global_listeners", "register"})

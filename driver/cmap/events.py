@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from driver.events import Event, EventListener, notify
+
 Address = tuple[str, int]
 
 _log = logging.getLogger("driver.cmap")
@@ -58,7 +60,7 @@ def format_address(address: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _PoolEvent:
+class _PoolEvent(Event):
     """Base of every CMAP event: the pool's address."""
 
     __slots__ = ("__address",)
@@ -70,10 +72,6 @@ class _PoolEvent:
     def address(self) -> Address:
         """The ``(host, port)`` of the server the pool connects to."""
         return self.__address
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={value!r}" for name, value in self._fields().items())
-        return f"{type(self).__name__}({fields})"
 
     def _fields(self) -> dict[str, Any]:
         return {"address": self.address}
@@ -258,7 +256,7 @@ class ConnectionCheckedInEvent(_ConnectionEvent):
     __slots__ = ()
 
 
-class ConnectionPoolListener:
+class ConnectionPoolListener(EventListener):
     """Base class for CMAP listeners: override the methods you need; the others do nothing.
 
     Methods are called from driver threads (application threads checking connections
@@ -438,12 +436,8 @@ class EventPublisher:
     def _deliver(self, event: _PoolEvent) -> None:
         if connection_log.isEnabledFor(logging.DEBUG):
             connection_log.debug("%s", log_message(event))
-        method_name = LISTENER_METHODS[type(event)]
-        for listener in self._listeners:
-            try:
-                getattr(listener, method_name)(event)
-            except Exception:  # a listener's bug must not break the pool
-                _log.exception("CMAP listener %r raised on %r", listener, event)
+        notify(self._listeners, ConnectionPoolListener, LISTENER_METHODS[type(event)], event,
+               _log)
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driver.errors import ConfigurationError
+from driver.events import check_listeners
 
 AUTH_MECHANISMS = (
     "DEFAULT",
@@ -257,7 +258,10 @@ def _any(value: Any) -> Any:
 
 def _listeners(value: Any) -> list[Any]:
     if isinstance(value, list | tuple):
-        return list(value)
+        try:
+            return check_listeners(value)
+        except TypeError as exc:
+            raise BadOptionValue(str(exc)) from None
     raise BadOptionValue("expected a list of listener objects")
 
 

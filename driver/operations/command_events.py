@@ -23,6 +23,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from driver.events import Event, EventListener, notify
+
 _LOG = logging.getLogger("driver.operations.command_events")
 
 SENSITIVE_COMMANDS = frozenset(
@@ -73,7 +75,7 @@ def command_for_event(
     return command
 
 
-class _CommandEvent:
+class _CommandEvent(Event):
     """Fields every command event has."""
 
     __slots__ = (
@@ -274,7 +276,7 @@ class CommandFailedEvent(_CommandEvent):
         )
 
 
-class CommandListener:
+class CommandListener(EventListener):
     """Base class of command listeners; override the methods you need."""
 
     def started(self, event: CommandStartedEvent) -> None:
@@ -303,26 +305,16 @@ class CommandPublisher:
     def listeners(self) -> tuple[CommandListener, ...]:
         return self._listeners
 
+    # Delivered on the thread that runs the command, as the command monitoring spec's
+    # events are ordered by it (started before succeeded/failed of the same request).
     def started(self, event: CommandStartedEvent) -> None:
-        for listener in self._listeners:
-            try:
-                listener.started(event)
-            except Exception:
-                _LOG.exception("command listener %r raised in started()", listener)
+        notify(self._listeners, CommandListener, "started", event, _LOG)
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
-        for listener in self._listeners:
-            try:
-                listener.succeeded(event)
-            except Exception:
-                _LOG.exception("command listener %r raised in succeeded()", listener)
+        notify(self._listeners, CommandListener, "succeeded", event, _LOG)
 
     def failed(self, event: CommandFailedEvent) -> None:
-        for listener in self._listeners:
-            try:
-                listener.failed(event)
-            except Exception:
-                _LOG.exception("command listener %r raised in failed()", listener)
+        notify(self._listeners, CommandListener, "failed", event, _LOG)
 
 
 __all__ = [

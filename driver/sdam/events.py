@@ -1,6 +1,7 @@
 """SDAM and heartbeat events, their listener base classes, and the delivery thread.
 
-Names follow PyMongo's ``pymongo.monitoring`` (``TopologyListener.opened`` /
+Listeners and events subclass the shared bases of ``driver.events`` (one registry, one way
+of calling listeners for every family). Names follow PyMongo's ``pymongo.monitoring`` (``TopologyListener.opened`` /
 ``description_changed`` / ``closed``, ``ServerHeartbeatListener.started`` ...), and
 the events those of the SDAM logging-and-monitoring spec. The topology computes events
 by diffing descriptions and hands them to an ``EventPublisher``, whose single daemon
@@ -16,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from driver.events import Event, EventListener, global_listeners, notify, register
+
 if TYPE_CHECKING:
     from driver.sdam.server_description import ServerDescription
     from driver.sdam.topology_description import TopologyDescription
@@ -28,11 +31,7 @@ _log = logging.getLogger("driver.sdam.events")
 # --- listener base classes ----------------------------------------------------------------------
 
 
-class _EventListener:
-    """Base of every listener (PyMongo's ``_EventListener``)."""
-
-
-class TopologyListener(_EventListener):
+class TopologyListener(EventListener):
     """Receives TopologyOpened / TopologyDescriptionChanged / TopologyClosed events."""
 
     def opened(self, event: TopologyOpenedEvent) -> None:
@@ -45,7 +44,7 @@ class TopologyListener(_EventListener):
         """The topology was closed."""
 
 
-class ServerListener(_EventListener):
+class ServerListener(EventListener):
     """Receives ServerOpening / ServerDescriptionChanged / ServerClosed events."""
 
     def opened(self, event: ServerOpeningEvent) -> None:
@@ -58,7 +57,7 @@ class ServerListener(_EventListener):
         """A server was removed from the topology."""
 
 
-class ServerHeartbeatListener(_EventListener):
+class ServerHeartbeatListener(EventListener):
     """Receives the monitors' heartbeat events."""
 
     def started(self, event: ServerHeartbeatStartedEvent) -> None:
@@ -74,7 +73,7 @@ class ServerHeartbeatListener(_EventListener):
 # --- events -------------------------------------------------------------------------------------
 
 
-class _TopologyEvent:
+class _TopologyEvent(Event):
     __slots__ = ("_topology_id",)
 
     def __init__(self, topology_id: Any) -> None:
@@ -124,7 +123,7 @@ class TopologyDescriptionChangedEvent(_TopologyEvent):
                 f"{self._new.topology_type_name}>")
 
 
-class _ServerEvent:
+class _ServerEvent(Event):
     __slots__ = ("_address", "_topology_id")
 
     def __init__(self, server_address: Address, topology_id: Any) -> None:
@@ -180,7 +179,7 @@ class ServerDescriptionChangedEvent(_ServerEvent):
                 f"{self._previous.server_type_name} -> {self._new.server_type_name}>")
 
 
-class _HeartbeatEvent:
+class _HeartbeatEvent(Event):
     __slots__ = ("_connection_id", "_awaited")
 
     def __init__(self, connection_id: Address, awaited: bool = False) -> None:
@@ -260,21 +259,6 @@ _DISPATCH: dict[type, tuple[type, str]] = {
     ServerHeartbeatFailedEvent: (ServerHeartbeatListener, "failed"),
 }
 
-_GLOBAL_LISTENERS: list[_EventListener] = []
-
-
-def register(listener: _EventListener) -> None:
-    """Register ``listener`` for every client created afterwards (PyMongo's ``register``)."""
-    if not isinstance(listener, _EventListener):
-        raise TypeError(f"listeners must be TopologyListener, ServerListener or "
-                        f"ServerHeartbeatListener instances, not {listener!r}")
-    _GLOBAL_LISTENERS.append(listener)
-
-
-def global_listeners() -> list[_EventListener]:
-    return list(_GLOBAL_LISTENERS)
-
-
 _STOP = object()
 
 
@@ -286,9 +270,9 @@ class EventPublisher:
     until everything queued so far has been delivered.
     """
 
-    def __init__(self, listeners: Iterable[_EventListener] = (), name: str = "binnacle-events"
+    def __init__(self, listeners: Iterable[EventListener] = (), name: str = "binnacle-events"
                  ) -> None:
-        self._listeners: Sequence[_EventListener] = tuple(listeners)
+        self._listeners: Sequence[EventListener] = tuple(listeners)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._name = name
         self._lock = threading.Lock()
@@ -296,7 +280,7 @@ class EventPublisher:
         self._closed = False
 
     @property
-    def listeners(self) -> Sequence[_EventListener]:
+    def listeners(self) -> Sequence[EventListener]:
         return self._listeners
 
     def wants(self, event_type: type) -> bool:
@@ -351,17 +335,15 @@ class EventPublisher:
                 self._call(item)
                 continue
             base, method = _DISPATCH[type(item)]
-            for listener in self._listeners:
-                if isinstance(listener, base):
-                    self._call(getattr(listener, method), item)
+            notify(self._listeners, base, method, item, _log)
 
     @staticmethod
-    def _call(function: Callable[..., Any], *args: Any) -> None:
+    def _call(function: Callable[[], None]) -> None:
         try:
-            function(*args)
+            function()
         except Exception:
-            # A listener's bug must not stop the others or the driver.
-            _log.exception("event listener %r raised", function)
+            # A submitted callback's bug must not stop the delivery thread.
+            _log.exception("event callback %r raised", function)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from driver.errors import InvalidOperation, ServerSelectionTimeoutError
+from driver.events import EventListener, global_listeners
 from driver.sdam.error_rules import (
     compare_topology_versions,
     error_topology_version,
@@ -38,8 +39,6 @@ from driver.sdam.events import (
     TopologyClosedEvent,
     TopologyDescriptionChangedEvent,
     TopologyOpenedEvent,
-    _EventListener,
-    global_listeners,
 )
 from driver.sdam.monitor import Monitor, MonitorConnectionFactory, RttStats
 from driver.sdam.selection import Selector, choose_server, select_servers
@@ -144,7 +143,7 @@ class Topology:
         *,
         connection_factory: MonitorConnectionFactory | None = None,
         pool_factory: PoolFactory | None = None,
-        listeners: Iterable[_EventListener] | None = None,
+        listeners: Iterable[EventListener] | None = None,
         monitoring: bool = True,
         rng: random.Random | None = None,
     ) -> None:

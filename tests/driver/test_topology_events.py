@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from driver import events as shared_events
 from driver import monitoring
 from driver.errors import AutoReconnect
-from driver.sdam import events as sdam_events
 from driver.sdam.events import (
     EventPublisher,
     ServerClosedEvent,
@@ -230,7 +230,7 @@ def test_listeners_run_on_the_event_thread_and_a_raising_one_is_skipped(
 
 def test_globally_registered_listeners_receive_events(monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = Recorder()
-    monkeypatch.setattr(sdam_events, "_GLOBAL_LISTENERS", [])
+    monkeypatch.setattr(shared_events, "_GLOBAL_LISTENERS", [])
     monitoring.register(recorder)
     with pytest.raises(TypeError, match="listeners must be"):
         monitoring.register(object())  # type: ignore[arg-type]
