@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from driver.errors import InvalidOperation
+from driver.errors import InvalidOperation, ProtocolError
 
 
 class _WriteResult:
@@ -78,94 +78,94 @@ class InsertManyResult(_WriteResult):
         return {"inserted_ids": self._inserted_ids}
 
 
-class UpdateResult(_WriteResult):
+class _ReplyResult(_WriteResult):
+    """A result read from the server's reply document: its counts, checked as it is read.
+
+    A count that is not an integer means the server (or whatever answered in its place)
+    sent a malformed reply: that is a ``ProtocolError`` naming the field, never a
+    ``ValueError`` from ``int()``.
+    """
+
+    __slots__ = ("_reply",)
+    _REPLY_NAME = "raw_result"  # the attribute PyMongo shows the reply as
+
+    def __init__(self, reply: Mapping[str, Any] | None, acknowledged: bool) -> None:
+        super().__init__(acknowledged)
+        self._reply = reply
+
+    def _count(self, name: str, key: str) -> int:
+        self._require_acknowledged(name)
+        value = (self._reply or {}).get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ProtocolError(f"the server's write reply has {key}={value!r}, not a count")
+        return int(value)
+
+    def _repr_fields(self) -> dict[str, Any]:
+        return {self._REPLY_NAME: self._reply}
+
+
+class UpdateResult(_ReplyResult):
     """The result of ``update_one``, ``update_many`` and ``replace_one``."""
 
-    __slots__ = ("_raw_result",)
-
-    def __init__(self, raw_result: Mapping[str, Any] | None, acknowledged: bool) -> None:
-        super().__init__(acknowledged)
-        self._raw_result = raw_result
+    __slots__ = ()
 
     @property
     def raw_result(self) -> Mapping[str, Any] | None:
         """The server's reply document (``None`` when unacknowledged)."""
-        return self._raw_result
+        return self._reply
 
     @property
     def matched_count(self) -> int:
         """Documents that matched the filter (0 when the update upserted)."""
-        self._require_acknowledged("matched_count")
-        assert self._raw_result is not None
-        if self.upserted_id is not None:
-            return 0
-        return int(self._raw_result.get("n", 0))
+        count = self._count("matched_count", "n")
+        return 0 if self.upserted_id is not None else count
 
     @property
     def modified_count(self) -> int:
         """Documents actually changed."""
-        self._require_acknowledged("modified_count")
-        assert self._raw_result is not None
-        return int(self._raw_result.get("nModified", 0))
+        return self._count("modified_count", "nModified")
 
     @property
     def upserted_id(self) -> Any:
         """The ``_id`` of the upserted document, or ``None`` when none was."""
         self._require_acknowledged("upserted_id")
-        assert self._raw_result is not None
-        return self._raw_result.get("upserted")
+        return (self._reply or {}).get("upserted")
 
     @property
     def did_upsert(self) -> bool:
         """True when the update inserted a new document."""
         return self.upserted_id is not None
 
-    def _repr_fields(self) -> dict[str, Any]:
-        return {"raw_result": self._raw_result}
 
-
-class DeleteResult(_WriteResult):
+class DeleteResult(_ReplyResult):
     """The result of ``delete_one`` and ``delete_many``."""
 
-    __slots__ = ("_raw_result",)
-
-    def __init__(self, raw_result: Mapping[str, Any] | None, acknowledged: bool) -> None:
-        super().__init__(acknowledged)
-        self._raw_result = raw_result
+    __slots__ = ()
 
     @property
     def raw_result(self) -> Mapping[str, Any] | None:
         """The server's reply document (``None`` when unacknowledged)."""
-        return self._raw_result
+        return self._reply
 
     @property
     def deleted_count(self) -> int:
         """Documents deleted."""
-        self._require_acknowledged("deleted_count")
-        assert self._raw_result is not None
-        return int(self._raw_result.get("n", 0))
-
-    def _repr_fields(self) -> dict[str, Any]:
-        return {"raw_result": self._raw_result}
+        return self._count("deleted_count", "n")
 
 
-class BulkWriteResult(_WriteResult):
+class BulkWriteResult(_ReplyResult):
     """The result of ``bulk_write`` (and the ``details`` of a ``BulkWriteError``)."""
 
-    __slots__ = ("_bulk_api_result",)
+    __slots__ = ()
+    _REPLY_NAME = "bulk_api_result"
 
     def __init__(self, bulk_api_result: Mapping[str, Any], acknowledged: bool) -> None:
-        super().__init__(acknowledged)
-        self._bulk_api_result = bulk_api_result
+        super().__init__(bulk_api_result, acknowledged)
 
     @property
     def bulk_api_result(self) -> Mapping[str, Any]:
         """The merged result: ``nInserted``, ``nMatched``, ``upserted``, ``writeErrors``..."""
-        return self._bulk_api_result
-
-    def _count(self, name: str, key: str) -> int:
-        self._require_acknowledged(name)
-        return int(self._bulk_api_result.get(key, 0))
+        return self._reply or {}
 
     @property
     def inserted_count(self) -> int:
@@ -191,10 +191,7 @@ class BulkWriteResult(_WriteResult):
     def upserted_ids(self) -> dict[int, Any]:
         """``{index of the operation: _id}`` for every upsert."""
         self._require_acknowledged("upserted_ids")
-        return {doc["index"]: doc["_id"] for doc in self._bulk_api_result.get("upserted", [])}
-
-    def _repr_fields(self) -> dict[str, Any]:
-        return {"bulk_api_result": self._bulk_api_result}
+        return {doc["index"]: doc["_id"] for doc in self.bulk_api_result.get("upserted", [])}
 
 
 __all__ = [

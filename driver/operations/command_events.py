@@ -154,15 +154,8 @@ class CommandStartedEvent(_CommandEvent):
         if not command:
             raise ValueError(f"{command!r} is not a valid command")
         command_name = next(iter(command))
-        super().__init__(
-            command_name,
-            request_id,
-            connection_id,
-            operation_id,
-            service_id,
-            database_name,
-            server_connection_id,
-        )
+        super().__init__(command_name, request_id, connection_id, operation_id, service_id,
+                         database_name, server_connection_id)
         self._command: Mapping[str, Any] = (
             {} if is_sensitive(command_name, command) else command
         )
@@ -178,81 +171,60 @@ class CommandStartedEvent(_CommandEvent):
         )
 
 
-class CommandSucceededEvent(_CommandEvent):
-    """A command succeeded; ``reply`` is redacted for sensitive commands."""
+class _CommandOutcomeEvent(_CommandEvent):
+    """What a command's end (success or failure) adds: its duration."""
 
-    __slots__ = ("_duration_micros", "_reply")
+    __slots__ = ("_duration_micros",)
 
-    def __init__(
-        self,
-        duration: float,
-        reply: Mapping[str, Any],
-        command_name: str,
-        request_id: int,
-        connection_id: Address,
-        operation_id: int | None,
-        service_id: Any = None,
-        database_name: str = "",
-        server_connection_id: int | None = None,
-        *,
-        redacted: bool = False,
-    ) -> None:
-        super().__init__(
-            command_name,
-            request_id,
-            connection_id,
-            operation_id,
-            service_id,
-            database_name,
-            server_connection_id,
-        )
+    def __init__(self, duration: float, command_name: str, request_id: int,
+                 connection_id: Address, operation_id: int | None, service_id: Any,
+                 database_name: str, server_connection_id: int | None) -> None:
+        super().__init__(command_name, request_id, connection_id, operation_id, service_id,
+                         database_name, server_connection_id)
         self._duration_micros = int(duration * 1_000_000)
-        self._reply: Mapping[str, Any] = {} if redacted else reply
 
     @property
     def duration_micros(self) -> int:
         return self._duration_micros
 
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.connection_id} command: {self.command_name!r}, "
+                f"request_id: {self.request_id}, duration_micros: {self.duration_micros}"
+                f"{self._repr_tail()}>")
+
+    def _repr_tail(self) -> str:
+        return ""
+
+
+class CommandSucceededEvent(_CommandOutcomeEvent):
+    """A command succeeded; ``reply`` is redacted for sensitive commands."""
+
+    __slots__ = ("_reply",)
+
+    def __init__(self, duration: float, reply: Mapping[str, Any], command_name: str,
+                 request_id: int, connection_id: Address, operation_id: int | None,
+                 service_id: Any = None, database_name: str = "",
+                 server_connection_id: int | None = None, *, redacted: bool = False) -> None:
+        super().__init__(duration, command_name, request_id, connection_id, operation_id,
+                         service_id, database_name, server_connection_id)
+        self._reply: Mapping[str, Any] = {} if redacted else reply
+
     @property
     def reply(self) -> Mapping[str, Any]:
         return self._reply
 
-    def __repr__(self) -> str:
-        return (
-            f"<CommandSucceededEvent {self.connection_id} command: {self.command_name!r}, "
-            f"request_id: {self.request_id}, duration_micros: {self.duration_micros}>"
-        )
 
-
-class CommandFailedEvent(_CommandEvent):
+class CommandFailedEvent(_CommandOutcomeEvent):
     """A command failed (server error document or a network error)."""
 
-    __slots__ = ("_duration_micros", "_failure")
+    __slots__ = ("_failure",)
 
-    def __init__(
-        self,
-        duration: float,
-        failure: Mapping[str, Any],
-        command_name: str,
-        request_id: int,
-        connection_id: Address,
-        operation_id: int | None,
-        service_id: Any = None,
-        database_name: str = "",
-        server_connection_id: int | None = None,
-        *,
-        redacted: bool = False,
-    ) -> None:
-        super().__init__(
-            command_name,
-            request_id,
-            connection_id,
-            operation_id,
-            service_id,
-            database_name,
-            server_connection_id,
-        )
-        self._duration_micros = int(duration * 1_000_000)
+    def __init__(self, duration: float, failure: Mapping[str, Any], command_name: str,
+                 request_id: int, connection_id: Address, operation_id: int | None,
+                 service_id: Any = None, database_name: str = "",
+                 server_connection_id: int | None = None, *, redacted: bool = False) -> None:
+        super().__init__(duration, command_name, request_id, connection_id, operation_id,
+                         service_id, database_name, server_connection_id)
         # "the failure ... MUST have all fields besides [code, codeName, errorLabels] redacted".
         self._failure: Mapping[str, Any] = (
             {key: failure[key] for key in _KEPT_FAILURE_FIELDS if key in failure}
@@ -261,19 +233,11 @@ class CommandFailedEvent(_CommandEvent):
         )
 
     @property
-    def duration_micros(self) -> int:
-        return self._duration_micros
-
-    @property
     def failure(self) -> Mapping[str, Any]:
         return self._failure
 
-    def __repr__(self) -> str:
-        return (
-            f"<CommandFailedEvent {self.connection_id} command: {self.command_name!r}, "
-            f"request_id: {self.request_id}, duration_micros: {self.duration_micros}, "
-            f"failure: {self.failure!r}>"
-        )
+    def _repr_tail(self) -> str:
+        return f", failure: {self.failure!r}"
 
 
 class CommandListener(EventListener):

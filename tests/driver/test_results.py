@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from driver.bson import Int64, decode, decode_all, encode
-from driver.errors import InvalidBSON, InvalidOperation
+from driver.errors import InvalidBSON, InvalidOperation, ProtocolError
 from driver.operations.raw_batches import decode_raw_reply, split_cursor_reply
 from driver.results import (
     BulkWriteResult,
@@ -64,6 +64,29 @@ def test_counts_of_unacknowledged_writes_raise(result: object, attribute: str) -
 def _cursor_reply(batch: list[dict[str, object]], field: str = "firstBatch") -> bytes:
     return encode({"cursor": {"id": Int64(123456789012), "ns": "db.coll", field: batch},
                    "ok": 1.0, "operationTime": Int64(5)})
+
+
+@pytest.mark.parametrize("result, attribute, key", [
+    (UpdateResult({"n": "1", "nModified": 1}, True), "matched_count", "n"),
+    (UpdateResult({"n": 1, "nModified": [1]}, True), "modified_count", "nModified"),
+    (DeleteResult({"n": None}, True), "deleted_count", "n"),
+    (DeleteResult({"n": True}, True), "deleted_count", "n"),
+    (DeleteResult({"n": 1.5}, True), "deleted_count", "n"),
+    (BulkWriteResult({"nInserted": {"$numberInt": "1"}}, True), "inserted_count", "nInserted"),
+])
+def test_a_malformed_count_in_the_reply_is_a_protocol_error(result: object, attribute: str,
+                                                            key: str) -> None:
+    with pytest.raises(ProtocolError, match=f"{key}=.*not a count"):
+        getattr(result, attribute)
+
+
+def test_whole_float_and_int64_counts_are_read() -> None:
+    assert DeleteResult({"n": 2.0}, True).deleted_count == 2
+    assert BulkWriteResult({"nInserted": Int64(3)}, True).inserted_count == 3
+    assert repr(DeleteResult({"n": 1}, True)) == (
+        "DeleteResult(raw_result={'n': 1}, acknowledged=True)")
+    assert repr(BulkWriteResult({"nInserted": 1}, True)).startswith(
+        "BulkWriteResult(bulk_api_result={'nInserted': 1}")
 
 
 def test_raw_reply_keeps_the_batch_bytes() -> None:
