@@ -1,14 +1,26 @@
-"""``BatchFeed``: the fetch bookkeeping both document models share.
+"""``BatchFeed`` and ``FedRows``: the fetch bookkeeping both document models share.
 
 A query's batches come from a source object (``fetch_next()``, answered later on the GUI
 thread by the model's ``append_batch``/``finish``/``fail``). The feed remembers the
 current query's generation, allows one request in flight, and knows when the cursor is
-exhausted; an answer carrying another generation is stale and is dropped.
+exhausted; an answer carrying another generation is stale and is dropped. ``FedRows`` is
+the part of a model built on it (the tree of documents and the table): reset, batches in,
+end of cursor, and fetching at the root; each model says only how its rows are cleared
+and released.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QAbstractItemModel, SignalInstance
+
+    _ModelBase = QAbstractItemModel
+else:
+    _ModelBase = object
 
 
 class BatchSource(Protocol):
@@ -56,6 +68,77 @@ class BatchFeed:
             return False
         self.exhausted = True
         return True
+
+
+class FedRows(_ModelBase):
+    """Mixin for a ``QAbstractItemModel`` whose top-level rows come from a ``BatchFeed``.
+
+    The model declares the ``exhausted`` and ``fetchFailed(str)`` signals, calls
+    :meth:`_init_feed` in its constructor, and implements :meth:`_clear_rows` (called
+    inside the reset) and :meth:`_release_rows` (shows the next chunk of pending rows).
+    """
+
+    if TYPE_CHECKING:
+        exhausted: SignalInstance
+        fetchFailed: SignalInstance
+
+    def _init_feed(self) -> None:
+        self._feed = BatchFeed()
+        self._pending = PendingRows()
+
+    def _clear_rows(self) -> None:
+        raise NotImplementedError
+
+    def _release_rows(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def generation(self) -> int:
+        return self._feed.generation
+
+    @property
+    def is_fetching(self) -> bool:
+        return self._feed.in_flight
+
+    @property
+    def requests(self) -> int:
+        """How many batches were asked for in this query and earlier ones."""
+        return self._feed.requests
+
+    def reset(self, generation: int, source: BatchSource | None) -> None:
+        """Start over for a new query; anything from older generations is dropped."""
+        self.beginResetModel()
+        self._pending.clear()
+        self._clear_rows()
+        self._feed.restart(generation, source)
+        self.endResetModel()
+
+    def append_batch(self, generation: int, raw_batch: bytes, *, last: bool = False) -> bool:
+        """Add the documents of one reply batch; False (and nothing changes) if stale."""
+        if not self._feed.accept(generation):
+            return False
+        self._pending.add(raw_batch)
+        self._release_rows()
+        if last:
+            self.finish(generation)
+        return True
+
+    def finish(self, generation: int) -> None:
+        if self._feed.end(generation):
+            self.exhausted.emit()
+
+    def fail(self, generation: int, message: str) -> None:
+        if self._feed.end(generation):
+            self.fetchFailed.emit(message)
+
+    def _root_can_fetch_more(self, parent: QModelIndex | QPersistentModelIndex) -> bool:
+        return not parent.isValid() and (bool(self._pending) or self._feed.can_fetch())
+
+    def _fetch_more_at_root(self) -> None:
+        if self._pending:
+            self._release_rows()  # already received: no request needed
+        else:
+            self._feed.request()
 
 
 class PendingRows:

@@ -29,7 +29,7 @@ from PySide6.QtCore import (
 
 from app.documents.values.display import display_value, type_name
 from app.documents.values.raw_elements import ElementIndex, LongString, RawArray, full_value
-from app.documents.views.batch_feed import BatchFeed, BatchSource, PendingRows
+from app.documents.views.batch_feed import FedRows
 from driver.bson import (
     Binary,
     DatetimeMS,
@@ -71,7 +71,7 @@ class _Row:
         return _MISSING if row is None else self.index.value(row)
 
 
-class DocumentTableModel(QAbstractTableModel):
+class DocumentTableModel(FedRows, QAbstractTableModel):
     fetchFailed = Signal(str)
     exhausted = Signal()
 
@@ -80,45 +80,19 @@ class DocumentTableModel(QAbstractTableModel):
         self._rows: list[_Row] = []
         self._columns: list[str] = []
         self._known: set[str] = set()
-        self._feed = BatchFeed()
-        self._pending = PendingRows()
+        self._init_feed()
         self._utc = utc
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
     # -- feeding ------------------------------------------------------------------
     @property
-    def generation(self) -> int:
-        return self._feed.generation
-
-    @property
-    def is_fetching(self) -> bool:
-        return self._feed.in_flight
-
-    @property
-    def requests(self) -> int:
-        return self._feed.requests
-
-    @property
     def columns(self) -> list[str]:
         return list(self._columns)
 
-    def reset(self, generation: int, source: BatchSource | None) -> None:
-        self.beginResetModel()
+    def _clear_rows(self) -> None:
         self._rows = []
         self._columns = []
         self._known = set()
-        self._pending.clear()
-        self._feed.restart(generation, source)
-        self.endResetModel()
-
-    def append_batch(self, generation: int, raw_batch: bytes, *, last: bool = False) -> bool:
-        if not self._feed.accept(generation):
-            return False
-        self._pending.add(raw_batch)
-        self._release_rows()
-        if last:
-            self.finish(generation)
-        return True
 
     def _release_rows(self) -> None:
         rows = []
@@ -143,14 +117,6 @@ class DocumentTableModel(QAbstractTableModel):
             self.endInsertRows()
             if self._sort is not None:
                 self.sort(*self._sort)
-
-    def finish(self, generation: int) -> None:
-        if self._feed.end(generation):
-            self.exhausted.emit()
-
-    def fail(self, generation: int, message: str) -> None:
-        if self._feed.end(generation):
-            self.fetchFailed.emit(message)
 
     def cell_value(self, index: AnyIndex) -> Any:
         """A cell's value as stored: documents and arrays stay raw, long strings lazy
@@ -185,15 +151,11 @@ class DocumentTableModel(QAbstractTableModel):
         self.endRemoveRows()
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
-        return not parent.isValid() and (bool(self._pending) or self._feed.can_fetch())
+        return self._root_can_fetch_more(parent)
 
     def fetchMore(self, parent: AnyIndex) -> None:
-        if parent.isValid():
-            return
-        if self._pending:
-            self._release_rows()
-        else:
-            self._feed.request()
+        if not parent.isValid():
+            self._fetch_more_at_root()
 
     def set_utc(self, utc: bool) -> None:
         if utc != self._utc and self._rows and self._columns:

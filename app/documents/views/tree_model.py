@@ -45,7 +45,7 @@ from app.documents.values.display import (
     type_name,
 )
 from app.documents.values.raw_elements import ElementIndex, RawArray, full_value, raw_size
-from app.documents.views.batch_feed import BatchFeed, BatchSource, PendingRows
+from app.documents.views.batch_feed import FedRows
 from driver.bson import RawBSONDocument
 
 CHILD_PAGE = 100
@@ -129,7 +129,7 @@ def _entries_of(value: Any) -> Entries:
     return _PythonEntries(value)
 
 
-class DocumentTreeModel(QAbstractItemModel):
+class DocumentTreeModel(FedRows, QAbstractItemModel):
     """Tree of documents and their fields over raw batches (see the module docstring)."""
 
     fetchFailed = Signal(str)
@@ -143,8 +143,7 @@ class DocumentTreeModel(QAbstractItemModel):
     ) -> None:
         super().__init__(parent)
         self._documents: list[_Node] = []
-        self._feed = BatchFeed()
-        self._pending = PendingRows()
+        self._init_feed()
         self._utc = utc
         # Scans of large containers, run a few milliseconds per event-loop turn.
         self._scans: deque[tuple[int, _Node, Generator[None, None, ElementIndex]]] = deque()
@@ -153,37 +152,9 @@ class DocumentTreeModel(QAbstractItemModel):
         self._pump.timeout.connect(self._run_scans)
 
     # -- feeding ------------------------------------------------------------------
-    @property
-    def generation(self) -> int:
-        return self._feed.generation
-
-    @property
-    def is_fetching(self) -> bool:
-        return self._feed.in_flight
-
-    @property
-    def requests(self) -> int:
-        """How many batches were asked for in this query and earlier ones."""
-        return self._feed.requests
-
-    def reset(self, generation: int, source: BatchSource | None) -> None:
-        """Start over for a new query; anything from older generations is dropped."""
-        self.beginResetModel()
+    def _clear_rows(self) -> None:
         self._documents = []
-        self._pending.clear()
         self._scans.clear()
-        self._feed.restart(generation, source)
-        self.endResetModel()
-
-    def append_batch(self, generation: int, raw_batch: bytes, *, last: bool = False) -> bool:
-        """Add the documents of one reply batch; False (and nothing changes) if stale."""
-        if not self._feed.accept(generation):
-            return False
-        self._pending.add(raw_batch)
-        self._release_rows()
-        if last:
-            self.finish(generation)
-        return True
 
     def _release_rows(self) -> None:
         documents = self._pending.take(ROW_CHUNK)
@@ -195,14 +166,6 @@ class DocumentTreeModel(QAbstractItemModel):
                 for offset, raw in enumerate(documents)
             )
             self.endInsertRows()
-
-    def finish(self, generation: int) -> None:
-        if self._feed.end(generation):
-            self.exhausted.emit()
-
-    def fail(self, generation: int, message: str) -> None:
-        if self._feed.end(generation):
-            self.fetchFailed.emit(message)
 
     def set_utc(self, utc: bool) -> None:
         """Show dates in UTC (True) or local time; repaints the value column."""
@@ -331,7 +294,7 @@ class DocumentTreeModel(QAbstractItemModel):
     def canFetchMore(self, parent: AnyIndex) -> bool:
         node = self._node(parent)
         if node is None:
-            return not parent.isValid() and (bool(self._pending) or self._feed.can_fetch())
+            return self._root_can_fetch_more(parent)
         # Only the scan of a large container is fetched by the views; further pages of a
         # long container come when the user asks (``show_more``), not on every layout.
         return node.needs_background_decode()
@@ -339,12 +302,8 @@ class DocumentTreeModel(QAbstractItemModel):
     def fetchMore(self, parent: AnyIndex) -> None:
         node = self._node(parent)
         if node is None:
-            if parent.isValid():
-                return
-            if self._pending:
-                self._release_rows()  # already received: no request needed
-            else:
-                self._feed.request()
+            if not parent.isValid():
+                self._fetch_more_at_root()
             return
         if node.needs_background_decode():
             self._start_decode(node)
