@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from driver.common import (
+    InheritedOptions,
     NamespaceGuards,
     ReturnDocument,
     index_document,
@@ -61,7 +62,7 @@ def _has_write_stage(pipeline: Sequence[Mapping[str, Any]]) -> bool:
     )
 
 
-class Collection(IndexMethods, NamespaceGuards):
+class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
     """A collection of a ``Database``: ``client["db"]["name"]`` or ``db.name``."""
 
     _parent_kind = "Database"
@@ -75,10 +76,8 @@ class Collection(IndexMethods, NamespaceGuards):
         validate_collection_name(name)
         self._database = database
         self._name = name
-        self._codec_options = codec_options or database.codec_options
-        self._read_preference = read_preference or database.read_preference
-        self._write_concern = write_concern or database.write_concern
-        self._read_concern = read_concern or database.read_concern
+        self._inherit_options(database, codec_options, read_preference, write_concern,
+                              read_concern)
         if create or kwargs:
             database.create_collection(name, session=session, **kwargs)
 
@@ -96,22 +95,6 @@ class Collection(IndexMethods, NamespaceGuards):
     @property
     def database(self) -> Database:
         return self._database
-
-    @property
-    def codec_options(self) -> CodecOptions:
-        return self._codec_options
-
-    @property
-    def read_preference(self) -> ServerMode:
-        return self._read_preference
-
-    @property
-    def write_concern(self) -> WriteConcern:
-        return self._write_concern
-
-    @property
-    def read_concern(self) -> ReadConcern:
-        return self._read_concern
 
     @property
     def _executor(self) -> Executor:

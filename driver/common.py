@@ -1,4 +1,5 @@
-"""Small shared pieces of the client API: ``ReturnDocument``, name validation, index keys.
+"""Small shared pieces of the client API: option inheritance, ``ReturnDocument``, name
+validation, index keys.
 
 Nothing here does I/O. The name rules are the server's (a database name may not
 contain ``/\\. "$`` or NUL; a collection name may not be empty, contain ``$`` (except
@@ -10,9 +11,14 @@ server error later.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driver.errors import InvalidName
+
+if TYPE_CHECKING:
+    from driver.bson.codec_options import CodecOptions
+    from driver.concern import ReadConcern, WriteConcern
+    from driver.read_preferences import ServerMode
 
 #: Sort and index directions, as PyMongo names them.
 ASCENDING = 1
@@ -61,6 +67,45 @@ class NamespaceGuards:
             f"sub-namespace of a {self._parent_kind}, so a method of that name does not exist "
             f"on {self._parent_kind}"
         )
+
+
+class InheritedOptions:
+    """The four options a ``Database`` or ``Collection`` takes from its parent unless given.
+
+    PyMongo's rule (its ``BaseObject``): a client's codec options, read preference, write
+    concern and read concern are its databases' defaults, and a database's are its
+    collections'; ``get_database``/``get_collection``/``with_options`` override any of
+    them, and the others are inherited.
+    """
+
+    _codec_options: CodecOptions
+    _read_preference: ServerMode
+    _write_concern: WriteConcern
+    _read_concern: ReadConcern
+
+    def _inherit_options(self, parent: Any, codec_options: CodecOptions | None,
+                         read_preference: ServerMode | None, write_concern: WriteConcern | None,
+                         read_concern: ReadConcern | None) -> None:
+        self._codec_options = codec_options or parent.codec_options
+        self._read_preference = read_preference or parent.read_preference
+        self._write_concern = write_concern or parent.write_concern
+        self._read_concern = read_concern or parent.read_concern
+
+    @property
+    def codec_options(self) -> CodecOptions:
+        return self._codec_options
+
+    @property
+    def read_preference(self) -> ServerMode:
+        return self._read_preference
+
+    @property
+    def write_concern(self) -> WriteConcern:
+        return self._write_concern
+
+    @property
+    def read_concern(self) -> ReadConcern:
+        return self._read_concern
 
 
 class ReturnDocument:

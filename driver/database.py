@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driver.common import NamespaceGuards, validate_database_name
+from driver.common import InheritedOptions, NamespaceGuards, validate_database_name
 from driver.errors import CollectionInvalid, OperationFailure
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 NAMESPACE_NOT_FOUND = 26
 
 
-class Database(NamespaceGuards):
+class Database(NamespaceGuards, InheritedOptions):
     """A database of a ``MongoClient``."""
 
     _parent_kind = "MongoClient"
@@ -39,10 +39,8 @@ class Database(NamespaceGuards):
         validate_database_name(name)
         self._client = client
         self._name = name
-        self._codec_options = codec_options or client.codec_options
-        self._read_preference = read_preference or client.read_preference
-        self._write_concern = write_concern or client.write_concern
-        self._read_concern = read_concern or client.read_concern
+        self._inherit_options(client, codec_options, read_preference, write_concern,
+                              read_concern)
 
     @property
     def client(self) -> MongoClient:
@@ -51,22 +49,6 @@ class Database(NamespaceGuards):
     @property
     def name(self) -> str:
         return self._name
-
-    @property
-    def codec_options(self) -> CodecOptions:
-        return self._codec_options
-
-    @property
-    def read_preference(self) -> ServerMode:
-        return self._read_preference
-
-    @property
-    def write_concern(self) -> WriteConcern:
-        return self._write_concern
-
-    @property
-    def read_concern(self) -> ReadConcern:
-        return self._read_concern
 
     def with_options(
         self, codec_options: CodecOptions | None = None,
