@@ -69,6 +69,16 @@ def human_size(nbytes: int) -> str:
     return f"{nbytes} B"  # pragma: no cover
 
 
+# The remaining BSON types, each shown by its name (order matters only where a type
+# subclasses another; none of these do).
+_NAMED_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (ObjectId, "ObjectId"), ((datetime.datetime, DatetimeMS), "Date"),
+    (Decimal128, "Decimal128"), ((bytes, Binary), "Binary"), (Timestamp, "Timestamp"),
+    (Regex, "Regex"), (DBRef, "DBRef"), (DBPointer, "DBPointer"), (MinKey, "MinKey"),
+    (MaxKey, "MaxKey"), (Undefined, "Undefined"),
+)
+
+
 def type_name(value: Any) -> str:
     """The BSON type name users know from Compass and the manual."""
     if value is None:
@@ -89,30 +99,11 @@ def type_name(value: Any) -> str:
         return "Object"
     if isinstance(value, (list, tuple, RawArray)):
         return "Array"
-    if isinstance(value, ObjectId):
-        return "ObjectId"
-    if isinstance(value, (datetime.datetime, DatetimeMS)):
-        return "Date"
-    if isinstance(value, Decimal128):
-        return "Decimal128"
     if isinstance(value, Binary) and value.subtype in (3, 4) and len(value) == 16:
         return "UUID"
-    if isinstance(value, (bytes, Binary)):
-        return "Binary"
-    if isinstance(value, Timestamp):
-        return "Timestamp"
-    if isinstance(value, Regex):
-        return "Regex"
-    if isinstance(value, DBRef):
-        return "DBRef"
-    if isinstance(value, DBPointer):
-        return "DBPointer"
-    if isinstance(value, MinKey):
-        return "MinKey"
-    if isinstance(value, MaxKey):
-        return "MaxKey"
-    if isinstance(value, Undefined):
-        return "Undefined"
+    for types, name in _NAMED_TYPES:
+        if isinstance(value, types):
+            return name
     return type(value).__name__
 
 
