@@ -46,10 +46,11 @@ def load(path: Path) -> Any:
         return json.load(handle)
 
 
-MISSING = pytest.param(None, id="spec-data-missing")
+MISSING_ID = "spec-data-missing"
 
 
-def params_or_missing(params: list[Any]) -> list[Any]:
-    """``params`` when non-empty, else one ``MISSING`` parameter whose test should call
+def params_or_missing(params: list[Any], width: int = 1) -> list[Any]:
+    """``params`` when non-empty, else one placeholder parameter of ``width`` ``None``
+    values (as many as the test's parametrize names) whose test should call
     ``missing(suite)`` when it receives ``None``."""
-    return params if params else [MISSING]
+    return params if params else [pytest.param(*([None] * width), id=MISSING_ID)]

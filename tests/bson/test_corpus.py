@@ -44,7 +44,7 @@ def _cases(kind: str) -> list[Any]:
         for index, case in enumerate(suite.get(kind, [])):
             case_id = f"{path.stem}:{index}:{case['description']}"
             params.append(pytest.param(path, suite, case, id=case_id))
-    return params_or_missing(params)
+    return params_or_missing(params, width=3)  # (path, suite, case)
 
 
 def _typed(value: Any) -> Any:
