@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from driver.errors import ConfigurationError
+from driver.errors import ConfigurationError, InvalidURI
 from driver.events import check_listeners
 
 AUTH_MECHANISMS = (
@@ -453,6 +453,11 @@ def validate_option(name: str, value: Any) -> tuple[str, Any]:
     if found is None:
         raise ConfigurationError(f"unknown option {name!r}{suggestion(name)}")
     spec, alias = found
+    if isinstance(value, str) and not value.isascii() and any(
+            "\ud800" <= char <= "\udfff" for char in value):
+        # Undecodable bytes (a lone surrogate) cannot be sent or written back in a URI.
+        raise InvalidURI(f"the {name} value contains a lone surrogate (undecodable bytes, "
+                         "not text); give it as UTF-8 text")
     try:
         if alias is not None and alias.convert is not None:
             return spec.name, alias.convert(value)

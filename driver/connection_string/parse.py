@@ -44,8 +44,23 @@ class RawURI:
     options: list[tuple[str, str]]
 
 
+def reject_surrogates(text: str, part: str) -> None:
+    """A lone surrogate (``\\ud800``…``\\udfff``: what Python makes of undecodable bytes,
+    e.g. in ``sys.argv``) is no character, cannot be encoded and has no place in a URI:
+    refuse it here, naming the part, instead of a ``UnicodeEncodeError`` later."""
+    if text.isascii():
+        return
+    for position, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise InvalidURI(
+                f"the {part} contains {char!r} at position {position}, a lone surrogate "
+                "(undecodable bytes, not text); write the connection string in UTF-8")
+
+
 def percent_decode(text: str, part: str) -> str:
-    """Decode %XX escapes (as UTF-8); a stray '%' is an error naming ``part``."""
+    """Decode %XX escapes (as UTF-8); a stray '%' or a lone surrogate is an error naming
+    ``part``."""
+    reject_surrogates(text, part)
     if "%" not in text:
         return text
     pieces: list[bytes] = []
@@ -74,6 +89,7 @@ def percent_encode(text: str, safe: str = "") -> str:
     and spaces; other characters (including non-ASCII letters) stay readable."""
     reserved = set(":/?#[]@!$&'()*+,;=% \"<>\\^`{|}") - set(safe)
     out = []
+    reject_surrogates(text, "text")
     for char in text:
         if char in reserved or ord(char) < 0x20 or ord(char) == 0x7F:
             out.append("".join(f"%{byte:02X}" for byte in char.encode("utf-8")))

@@ -38,6 +38,7 @@ from driver.connection_string.parse import (
     SRV_SCHEME,
     parse_host,
     percent_encode,
+    reject_surrogates,
     split_uri,
 )
 from driver.errors import ConfigurationError, InvalidURI
@@ -251,6 +252,33 @@ def _check_topology_rules(scheme_srv: bool, hosts: list[Host], options: OptionMa
         raise ConfigurationError("proxyUsername and proxyPassword must be given together")
 
 
+def _reject_unencodable(uri: ConnectionString) -> None:
+    """Refuse lone surrogates in any part given to ``build``/``replace``, naming the part
+    (parsing refuses them already): they cannot be encoded, so ``to_uri()`` could not
+    write them back, and no server would accept them."""
+    for part in ("username", "password", "database", "collection"):
+        value = getattr(uri, part)
+        if isinstance(value, str):
+            reject_surrogates(value, part.replace("username", "user name"))
+    for host, _port in uri.hosts:
+        reject_surrogates(host, "host")
+    for name, value in uri.options.items():
+        for text in _strings_in(value):
+            reject_surrogates(text, f"{name} value")
+
+
+def _strings_in(value: Any) -> list[str]:
+    """Every string inside an option value (tag sets, mechanism properties, lists)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for key, item in value.items() for text in (*_strings_in(key),
+                                                                  *_strings_in(item))]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _strings_in(item)]
+    return []
+
+
 @dataclass(frozen=True)
 class _Derived:
     credentials: MongoCredential | None
@@ -314,6 +342,7 @@ class ConnectionString:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigurationError(f"{name} must be a string or None")
+        _reject_unencodable(self)
         if self.password is not None and self.username is None:
             raise ConfigurationError("a password needs a user name")
         if self.username == "":
