@@ -35,6 +35,14 @@ from driver.operations.bulk import (
     update_statement,
 )
 from driver.operations.cursor import CommandCursor, Cursor, RawBatchCommandCursor, RawBatchCursor
+from driver.operations.replies import (
+    bad_field,
+    cursor_batch,
+    cursor_document,
+    optional_int,
+    optional_list,
+    require_int,
+)
 from driver.results import (
     BulkWriteResult,
     DeleteResult,
@@ -385,8 +393,13 @@ class Collection(IndexMethods, NamespaceGuards):
             command["comment"] = comment
         command.update(_camel_options(kwargs))
         reply = self._read_command(command, session)
-        batch = reply["cursor"]["firstBatch"]
-        return int(batch[0]["n"]) if batch else 0
+        batch = cursor_batch(cursor_document(reply, "count reply"), "firstBatch", "count reply")
+        if not batch:
+            return 0
+        group = batch[0]
+        if not isinstance(group, Mapping):
+            raise bad_field("count reply", "cursor.firstBatch.0", "a document", group)
+        return require_int(group, "n", "count reply (cursor.firstBatch.0)")
 
     def estimated_document_count(self, comment: Any = None, **kwargs: Any) -> int:
         """The collection's size from its metadata (fast, may be approximate)."""
@@ -400,7 +413,7 @@ class Collection(IndexMethods, NamespaceGuards):
             if error.code == 26:  # NamespaceNotFound: an absent collection has 0 documents
                 return 0
             raise
-        return int(reply.get("n", 0))
+        return optional_int(reply, "n", "count reply")
 
     def distinct(
         self, key: str, filter: Mapping[str, Any] | None = None,
@@ -419,7 +432,8 @@ class Collection(IndexMethods, NamespaceGuards):
         if hint is not None:
             command["hint"] = _hint(hint)
         command.update(_camel_options(kwargs))
-        return list(self._read_command(command, session).get("values", []))
+        return list(optional_list(self._read_command(command, session), "values",
+                                  "distinct reply"))
 
     def _aggregate(
         self, cursor_class: type[CommandCursor], pipeline: Sequence[Mapping[str, Any]],
@@ -458,12 +472,12 @@ class Collection(IndexMethods, NamespaceGuards):
                 codec_options=self._codec_options, kind="write" if writes else "read",
                 raw_batches=cursor_class is RawBatchCommandCursor,
             )
+            # A raw reply's "cursor" holds only id and ns; its batch is in reply.raw_batch.
+            cursor_doc = cursor_document(reply.document, "aggregate reply")
         except BaseException:
             if owned:
                 op_session.end_session()
             raise
-        # A raw reply's "cursor" holds only id and ns; its batch is in reply.raw_batch.
-        cursor_doc = reply.document["cursor"]
         cursor = cursor_class(
             self, cursor_doc, reply.address, batch_size=batch_size,
             max_await_time_ms=max_await, session=op_session, explicit_session=not owned,
@@ -528,7 +542,10 @@ class Collection(IndexMethods, NamespaceGuards):
             self._database.name, command, session=session, write_concern=self._write_concern,
             codec_options=self._codec_options, kind="write", retryable=True,
         ).document
-        return reply.get("value")
+        value = reply.get("value")
+        if value is not None and not isinstance(value, Mapping):
+            raise bad_field("findAndModify reply", "value", "a document or null", value)
+        return value
 
     def find_one_and_delete(
         self, filter: Mapping[str, Any], projection: Any = None, sort: Any = None,

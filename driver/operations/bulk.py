@@ -27,6 +27,14 @@ from driver.errors import (
     WriteConcernError,
     WriteError,
 )
+from driver.operations.replies import (
+    bad_field,
+    document_list,
+    optional_document,
+    optional_int,
+    optional_list,
+    require_int,
+)
 from driver.results import BulkWriteResult
 
 if TYPE_CHECKING:
@@ -295,29 +303,39 @@ def merge_reply(
     full: dict[str, Any], run: _Run, offset: int, reply: Mapping[str, Any]
 ) -> None:
     """Fold one batch's reply into the bulk's result, mapping indexes back to the caller's."""
-    n = int(reply.get("n", 0))
+    where = "write reply"
+    n = optional_int(reply, "n", where)
     if run.op_type == INSERT:
         full["nInserted"] += n
     elif run.op_type == DELETE:
         full["nRemoved"] += n
     else:
-        upserted = reply.get("upserted") or []
+        upserted = document_list(reply, "upserted", where)
         for doc in upserted:
-            full["upserted"].append(
-                {"index": run.indexes[int(doc["index"]) + offset], "_id": doc["_id"]}
-            )
+            position = _statement_position(doc, run, offset, "upserted")
+            full["upserted"].append({"index": run.indexes[position], "_id": doc.get("_id")})
         full["nUpserted"] += len(upserted)
         full["nMatched"] += n - len(upserted)
-        full["nModified"] += int(reply.get("nModified", 0))
-    for error in reply.get("writeErrors") or []:
+        full["nModified"] += optional_int(reply, "nModified", where)
+    for error in document_list(reply, "writeErrors", where):
         copy = dict(error)
-        position = int(error["index"]) + offset
+        position = _statement_position(error, run, offset, "writeErrors")
         copy["index"] = run.indexes[position]
         copy["op"] = run.originals[position]
         full["writeErrors"].append(copy)
-    concern_error = reply.get("writeConcernError")
+    concern_error = optional_document(reply, "writeConcernError", where)
     if concern_error:
         full["writeConcernErrors"].append(dict(concern_error))
+
+
+def _statement_position(entry: Mapping[str, Any], run: _Run, offset: int, field: str) -> int:
+    """The position in ``run`` of the statement an ``upserted``/``writeErrors`` entry names;
+    an index outside the batch the server was sent is a malformed reply."""
+    position = require_int(entry, "index", f"write reply ({field} entry)") + offset
+    if not 0 <= position < len(run.indexes):
+        raise bad_field("write reply", f"{field}.index",
+                        f"a statement index below {len(run.indexes) - offset}", position - offset)
+    return position
 
 
 class BulkExecutor:
@@ -443,18 +461,18 @@ def check_single_write_reply(reply: Mapping[str, Any], max_wire_version: int | N
     The last write error becomes ``WriteError`` (``DuplicateKeyError`` for the
     duplicate-key codes); a write concern error becomes ``WriteConcernError``.
     """
-    errors = reply.get("writeErrors")
+    errors = document_list(reply, "writeErrors", "write reply")
     if errors:
         error = dict(errors[-1])
         error.setdefault("errmsg", "write error")
         code = error.get("code")
         cls = DuplicateKeyError if code in DUPLICATE_KEY_CODES else WriteError
         raise cls(str(error["errmsg"]), code, error, max_wire_version)
-    concern_error = reply.get("writeConcernError")
+    concern_error = optional_document(reply, "writeConcernError", "write reply")
     if concern_error:
         details = dict(concern_error)
         if "errorLabels" in reply:
-            details["errorLabels"] = list(reply["errorLabels"])
+            details["errorLabels"] = list(optional_list(reply, "errorLabels", "write reply"))
         raise WriteConcernError(str(details.get("errmsg", "write concern error")),
                                 details.get("code"), details, max_wire_version)
 

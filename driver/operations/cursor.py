@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from driver.common import index_document, index_list, validate_non_negative_int
 from driver.errors import AutoReconnect, InvalidOperation, OperationFailure
+from driver.operations.replies import cursor_batch, cursor_document, cursor_id
 
 if TYPE_CHECKING:
     from driver.collection import Collection
@@ -45,10 +46,6 @@ class CursorType:
 def _split_ns(namespace: str) -> tuple[str, str]:
     database, _, collection = namespace.partition(".")
     return database, collection
-
-
-def _as_int(value: Any) -> int:
-    return int(value) if value is not None else 0
 
 
 class _CursorState(Generic[_T]):
@@ -114,7 +111,7 @@ class _CursorState(Generic[_T]):
         raise NotImplementedError
 
     def _update_cursor(self, cursor_doc: Mapping[str, Any], address: Address | None) -> None:
-        self._id = _as_int(cursor_doc.get("id"))
+        self._id = cursor_id(cursor_doc, "cursor reply")
         namespace = cursor_doc.get("ns")
         if isinstance(namespace, str) and namespace:
             self._namespace = namespace
@@ -505,8 +502,9 @@ class Cursor(_CursorState[Any]):
         return self._batch_size or None
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        cursor_doc = reply.document["cursor"]
-        batch = cursor_doc.get("firstBatch" if first else "nextBatch") or []
+        where = "find reply" if first else "getMore reply"
+        cursor_doc = cursor_document(reply.document, where)
+        batch = cursor_batch(cursor_doc, "firstBatch" if first else "nextBatch", where)
         self._update_cursor(cursor_doc, reply.address)
         self._data.extend(batch)
         self._retrieved += len(batch)
@@ -585,7 +583,7 @@ class CommandCursor(_CursorState[Any]):
         self._await_data = max_await_time_ms is not None
         self._comment = comment
         self._limit = limit
-        batch = cursor_doc.get("firstBatch") or []
+        batch = cursor_batch(cursor_doc, "firstBatch", "command cursor reply")
         self._update_cursor(cursor_doc, address)
         self._data.extend(batch)
         self._retrieved += len(batch)
@@ -594,8 +592,8 @@ class CommandCursor(_CursorState[Any]):
         return self._batch_size or None
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        cursor_doc = reply.document["cursor"]
-        batch = cursor_doc.get("nextBatch") or []
+        cursor_doc = cursor_document(reply.document, "getMore reply")
+        batch = cursor_batch(cursor_doc, "nextBatch", "getMore reply")
         self._update_cursor(cursor_doc, reply.address)
         self._data.extend(batch)
         self._retrieved += len(batch)
