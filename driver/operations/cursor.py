@@ -553,8 +553,7 @@ class RawBatchCursor(Cursor):
         return True
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        assert reply.raw_batch is not None
-        cursor_id, namespace, batch, count = reply.raw_batch
+        cursor_id, namespace, batch, count = _raw_batch(reply, first)
         self._update_cursor({"id": cursor_id, "ns": namespace}, reply.address)
         if count:
             self._data.append(batch)
@@ -611,12 +610,23 @@ class RawBatchCommandCursor(CommandCursor):
         return True
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        assert reply.raw_batch is not None
-        cursor_id, namespace, batch, count = reply.raw_batch
+        cursor_id, namespace, batch, count = _raw_batch(reply, first)
         self._update_cursor({"id": cursor_id, "ns": namespace}, reply.address)
         if count:
             self._data.append(batch)
         self._retrieved += count
+
+
+def _raw_batch(reply: Reply, first: bool) -> tuple[int, str, bytes, int]:
+    """The undecoded batch of a raw-batch cursor's reply. The raw decoder leaves
+    ``raw_batch`` unset when the reply has no cursor batch: then the reply's shape is
+    checked (a missing ``cursor`` is a ``ProtocolError``) and the batch is empty."""
+    if reply.raw_batch is not None:
+        return reply.raw_batch
+    where = "find reply" if first else "getMore reply"
+    cursor_doc = cursor_document(reply.document, where)
+    namespace = cursor_doc.get("ns")
+    return cursor_id(cursor_doc, where), namespace if isinstance(namespace, str) else "", b"", 0
 
 
 def _projection_document(projection: Any) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ PyMongo's ``bson``: an oracle independent of the driver) plus two hooks:
   shape can be sent (a ``cursor`` that is a list, an ``id`` that is a string...);
 * ``frames[name]``: a function ``(request_id, valid_frame) -> bytes`` whose bytes are sent
   instead of the valid OP_MSG frame the server would have sent: the fuzz tests truncate,
-  flip or re-frame it there.
+  flip or re-frame it there. The connection is closed after such a frame.
 
 Commands without a hook get FakeServer's own answers (the handshake, ``ping``...), plus
 ``getMore`` and ``killCursors`` answered validly, so a cursor can run to its end.
@@ -63,7 +63,13 @@ class ReplyStub(FakeServer):
                                      compressed_with)
         valid = self._op_msg(self._handle(command, state, sequences), request_id)
         sock.sendall(mutate(request_id, valid))
-        return True
+        # Close after a crafted frame: a client still waiting for bytes that will never
+        # come sees the end of the stream at once instead of waiting for its timeout.
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return False
 
 
 @contextmanager
