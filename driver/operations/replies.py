@@ -38,10 +38,9 @@ def bad_field(where: str, name: str, expected: str, got: Any) -> ProtocolError:
 
 
 def _is_number(value: Any) -> bool:
-    # bool is an int subclass, but a boolean where a count belongs is a wrong shape.
-    return isinstance(value, (int, float)) and not isinstance(value, bool) or (
-        type(value).__name__ == "Decimal128"
-    )
+    # Counts and ids are BSON int32, int64 or double; bool is an int subclass, but a
+    # boolean (or a Decimal128) where a count belongs is a wrong shape.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def require_document(reply: Any, name: str, where: str) -> Mapping[str, Any]:
@@ -99,7 +98,7 @@ def optional_int(reply: Mapping[str, Any], name: str, where: str, default: int =
         raise bad_field(where, name, "a number", value)
     try:
         number = int(value)
-    except (ValueError, OverflowError, ArithmeticError):  # NaN, infinity
+    except (ValueError, OverflowError, TypeError):  # NaN, infinity
         raise bad_field(where, name, "a finite number", value) from None
     return number
 
@@ -162,7 +161,7 @@ def cursor_id(cursor: Mapping[str, Any], where: str) -> int:
         raise bad_field(where, "cursor.id", "a number", value)
     try:
         return int(value)
-    except (ValueError, OverflowError, ArithmeticError):
+    except (ValueError, OverflowError, TypeError):
         raise bad_field(where, "cursor.id", "a finite number", value) from None
 
 

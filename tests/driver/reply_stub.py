@@ -37,6 +37,9 @@ class ReplyStub(FakeServer):
     documents: dict[str, ReplyDocument] = field(default_factory=dict)
     frames: dict[str, FrameMutator] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # hypothesis prints fixtures: keep failure reports short
+        return f"ReplyStub({self.address})"
+
     def _handle(self, command: dict[str, Any], state: _Conversation,
                 sequences: dict[str, list[Any]] | None = None) -> dict[str, Any]:
         name = next(iter(command))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import bson
 import pytest
 
 from driver import UpdateOne
@@ -93,6 +94,18 @@ def test_count_documents_reply_whose_n_is_a_string() -> None:
 def test_estimated_count_reply_whose_n_is_a_list() -> None:
     error = _run({"count": {"ok": 1, "n": [3]}}, lambda c: c.estimated_document_count())
     assert "count reply" in str(error) and "'n'" in str(error)
+
+
+def test_estimated_count_reply_whose_n_is_a_decimal128() -> None:
+    error = _run({"count": {"ok": 1, "n": bson.Decimal128("NaN")}},
+                 lambda c: c.estimated_document_count())
+    assert "'n'" in str(error) and "Decimal128" in str(error)
+
+
+def test_find_reply_whose_cursor_id_is_infinite() -> None:
+    reply = _cursor_reply({"id": float("inf"), "ns": "db.c", "firstBatch": []})
+    error = _run({"find": reply}, lambda c: list(c.find()))
+    assert "'cursor.id'" in str(error) and "finite" in str(error)
 
 
 def test_distinct_reply_whose_values_is_a_number() -> None:

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from driver import InsertOne, UpdateOne
 from driver.bson import DEFAULT_CODEC_OPTIONS
-from driver.errors import PyMongoError
+from driver.errors import ProtocolError, PyMongoError
 from driver.net.connection import Connection, ConnectionSettings
 from driver.operations.raw_batches import decode_cursor_reply, decode_raw_reply
 from tests.driver.reply_stub import ReplyStub, stub_client
@@ -186,6 +186,34 @@ def test_ten_thousand_levels_of_nesting(frame_stub: ReplyStub, deep: bytes,
     frame_stub.frames.pop("find", None)
     frame_stub.documents["find"] = _find_reply([{"deep": RawBSONDocument(deep)}])
     _assert_driver_error_only(lambda: _read_find_reply(frame_stub, _decoders()[decoder_index]))
+
+
+@pytest.mark.parametrize("size", [-100, -3, 0, 4], ids=["backwards", "loop", "zero", "four"])
+def test_raw_batch_document_length_below_five_is_a_protocol_error(frame_stub: ReplyStub,
+                                                              size: int) -> None:
+    # Found by the fuzz: the raw-batch splitter stepped backwards on a batch document
+    # whose length is below 5 (-3 steps back onto the same element: a loop forever).
+    def bad_length(request_id: int, frame: bytes) -> bytes:
+        at = frame.index(b"\x030\x00") + 3
+        return _set_int32(frame, at, size)
+
+    frame_stub.documents["find"] = _find_reply([{"a": 1}, {"b": 2}])
+    frame_stub.frames["find"] = bad_length
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _read_find_reply(frame_stub, _decoders()[2])
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(HANG_BOUND)
+    assert not worker.is_alive(), f"reading the reply still running after {HANG_BOUND} s"
+    # The connection reports the decoder's InvalidBSON as a ProtocolError naming the server.
+    assert isinstance(outcome[0], ProtocolError), repr(outcome[0])
+    assert "batch document overruns its array" in str(outcome[0])
 
 
 # -- document shapes -------------------------------------------------------------------------
