@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any
 from driver.common import (
     NamespaceGuards,
     ReturnDocument,
+    encode_document,
+    encode_insert_document,
+    hint_value,
     index_document,
     index_list,
+    projection_document,
     validate_collection_name,
     validate_document,
 )
@@ -169,26 +173,10 @@ class Collection(IndexMethods, NamespaceGuards):
     # -- encoding ------------------------------------------------------------------------------
 
     def _encode(self, document: Mapping[str, Any]) -> bytes:
-        from driver.bson import encode
-
-        return encode(document, codec_options=self._codec_options)
+        return encode_document(document, self._codec_options)
 
     def _encode_insert(self, document: Any) -> bytes:
-        """Encode a document to insert, adding an ``ObjectId`` ``_id`` (in place, as PyMongo
-        does) when it has none; ``_id`` goes first, where the server expects it."""
-        from driver.bson import ObjectId
-
-        validate_document(document, "document")
-        raw = getattr(document, "raw", None)
-        if isinstance(raw, bytes) and getattr(type(document), "_raw_bson_document", False):
-            return raw
-        if "_id" not in document:
-            document["_id"] = ObjectId()
-        if next(iter(document)) != "_id":
-            ordered = {"_id": document["_id"]}
-            ordered.update((k, v) for k, v in document.items() if k != "_id")
-            return self._encode(ordered)
-        return self._encode(document)
+        return encode_insert_document(document, self._codec_options)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -388,7 +376,7 @@ class Collection(IndexMethods, NamespaceGuards):
         pipeline.append({"$group": {"_id": 1, "n": {"$sum": 1}}})
         command: dict[str, Any] = {"aggregate": self._name, "pipeline": pipeline, "cursor": {}}
         if "hint" in kwargs:
-            kwargs["hint"] = _hint(kwargs["hint"])
+            kwargs["hint"] = hint_value(kwargs["hint"])
         if comment is not None:
             command["comment"] = comment
         command.update(_camel_options(kwargs))
@@ -430,7 +418,7 @@ class Collection(IndexMethods, NamespaceGuards):
         if comment is not None:
             command["comment"] = comment
         if hint is not None:
-            command["hint"] = _hint(hint)
+            command["hint"] = hint_value(hint)
         command.update(_camel_options(kwargs))
         return list(optional_list(self._read_command(command, session), "values",
                                   "distinct reply"))
@@ -458,7 +446,7 @@ class Collection(IndexMethods, NamespaceGuards):
         if comment is not None:
             command["comment"] = comment
         if "hint" in kwargs:
-            kwargs["hint"] = _hint(kwargs["hint"])
+            kwargs["hint"] = hint_value(kwargs["hint"])
         command.update(_camel_options(kwargs))
         executor = self._executor
         owned = session is None
@@ -524,15 +512,13 @@ class Collection(IndexMethods, NamespaceGuards):
             if upsert:
                 command["upsert"] = True
         if projection is not None:
-            from driver.operations.cursor import _projection_document
-
-            command["fields"] = _projection_document(projection)
+            command["fields"] = projection_document(projection)
         if sort is not None:
             command["sort"] = index_document(index_list(sort))
         if array_filters is not None:
             command["arrayFilters"] = array_filters
         if hint is not None:
-            command["hint"] = _hint(hint)
+            command["hint"] = hint_value(hint)
         if let is not None:
             command["let"] = let
         if comment is not None:
@@ -647,12 +633,6 @@ def _camel_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword options as command fields (``max_time_ms`` → ``maxTimeMS``); ``session`` is
     never a command field."""
     return {_CAMEL.get(k, k): v for k, v in options.items() if k != "session"}
-
-
-def _hint(hint: Any) -> Any:
-    if isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
 
 
 __all__ = ["Collection", "ReturnDocument"]

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driver.common import validate_document
+from driver.common import encode_document, encode_insert_document, hint_value, validate_document
 from driver.errors import (
     BulkWriteError,
     DocumentTooLarge,
@@ -204,14 +204,6 @@ class UpdateMany(UpdateOne):
     _multi = True
 
 
-def _hint_value(hint: Any) -> Any:
-    from driver.common import index_document, index_list
-
-    if hint is None or isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
-
-
 def update_statement(
     filter: Mapping[str, Any], update: Any, *, multi: bool, upsert: bool,
     collation: Mapping[str, Any] | None = None, array_filters: Any = None, hint: Any = None,
@@ -223,7 +215,7 @@ def update_statement(
     if array_filters is not None:
         statement["arrayFilters"] = array_filters
     if hint is not None:
-        statement["hint"] = _hint_value(hint)
+        statement["hint"] = hint_value(hint)
     return statement
 
 
@@ -236,7 +228,7 @@ def delete_statement(
     if collation is not None:
         statement["collation"] = collation
     if hint is not None:
-        statement["hint"] = _hint_value(hint)
+        statement["hint"] = hint_value(hint)
     return statement
 
 
@@ -346,7 +338,7 @@ class BulkExecutor:
         comment: Any = None, let: Mapping[str, Any] | None = None,
     ) -> None:
         self._collection = collection
-        self._encode = collection._encode
+        self._codec_options = collection.codec_options
         self.ordered = ordered
         self.bypass_document_validation = bypass_document_validation
         self.comment = comment
@@ -355,7 +347,7 @@ class BulkExecutor:
         self.executed = False
 
     def add_insert(self, document: Any) -> None:
-        self._ops.append((INSERT, self._collection._encode_insert(document), document))
+        self._ops.append((INSERT, encode_insert_document(document, self._codec_options), document))
 
     def add_update(
         self, filter: Mapping[str, Any], update: Any, *, multi: bool, upsert: bool,
@@ -365,14 +357,14 @@ class BulkExecutor:
             filter, update, multi=multi, upsert=upsert, collation=collation,
             array_filters=array_filters, hint=hint,
         )
-        self._ops.append((UPDATE, self._encode(statement), statement))
+        self._ops.append((UPDATE, encode_document(statement, self._codec_options), statement))
 
     def add_delete(
         self, filter: Mapping[str, Any], limit: int, *, collation: Mapping[str, Any] | None = None,
         hint: Any = None,
     ) -> None:
         statement = delete_statement(filter, limit, collation=collation, hint=hint)
-        self._ops.append((DELETE, self._encode(statement), statement))
+        self._ops.append((DELETE, encode_document(statement, self._codec_options), statement))
 
     def _runs(self) -> list[_Run]:
         if self.ordered:
@@ -421,7 +413,7 @@ class BulkExecutor:
             for run in self._runs():
                 for batch in split_batches(run.statements, limits, run.op_type):
                     reply = executor.write_command(
-                        self._collection._database.name,
+                        self._collection.database.name,
                         self._command_body(run.op_type),
                         sequence_field=_SEQUENCE_FIELDS[run.op_type],
                         sequence=run.statements[batch.start : batch.stop],

@@ -20,7 +20,13 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from driver.common import index_document, index_list, validate_non_negative_int
+from driver.common import (
+    hint_value,
+    index_document,
+    index_list,
+    projection_document,
+    validate_non_negative_int,
+)
 from driver.errors import AutoReconnect, InvalidOperation, OperationFailure
 from driver.operations.replies import cursor_batch, cursor_document, cursor_id
 
@@ -280,14 +286,14 @@ class Cursor(_CursorState[Any]):
         if filter is not None and not isinstance(filter, Mapping):
             raise TypeError(f"filter must be a document (dict-like), not {type(filter).__name__}")
         self._filter: dict[str, Any] = dict(filter) if filter else {}
-        self._projection = _projection_document(projection)
+        self._projection = projection_document(projection)
         self._skip = validate_non_negative_int(skip, "skip")
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError(f"limit must be an integer, not {limit!r}")
         self._limit = limit
         self._batch_size = validate_non_negative_int(batch_size, "batch_size")
         self._sort = index_document(index_list(sort)) if sort is not None else None
-        self._hint = _hint_value(hint)
+        self._hint = hint_value(hint)
         self._collation = collation
         self._max_time_ms = max_time_ms
         self._comment = comment
@@ -355,7 +361,7 @@ class Cursor(_CursorState[Any]):
     def hint(self, index: Any) -> Cursor:
         """An index name or key specification the server must use."""
         self._check_unstarted()
-        self._hint = _hint_value(index)
+        self._hint = hint_value(index)
         return self
 
     def collation(self, collation: Mapping[str, Any] | None) -> Cursor:
@@ -481,7 +487,7 @@ class Cursor(_CursorState[Any]):
         session = self._ensure_session()
         try:
             reply = self._executor.command(
-                self._collection._database.name, self._find_command(), session=session,
+                self._collection.database.name, self._find_command(), session=session,
                 read_preference=self._collection.read_preference,
                 read_concern=self._collection.read_concern,
                 codec_options=self._collection.codec_options, kind="read",
@@ -525,7 +531,7 @@ class Cursor(_CursorState[Any]):
     def explain(self) -> Any:
         """The server's explanation of this query's plan (``explain`` of the find command)."""
         reply = self._executor.command(
-            self._collection._database.name, {"explain": self._find_command()},
+            self._collection.database.name, {"explain": self._find_command()},
             session=self._explicit_session, read_preference=self._collection.read_preference,
             codec_options=self._collection.codec_options, kind="read",
         )
@@ -627,24 +633,6 @@ def _raw_batch(reply: Reply, first: bool) -> tuple[int, str, bytes, int]:
     cursor_doc = cursor_document(reply.document, where)
     namespace = cursor_doc.get("ns")
     return cursor_id(cursor_doc, where), namespace if isinstance(namespace, str) else "", b"", 0
-
-
-def _projection_document(projection: Any) -> dict[str, Any] | None:
-    if projection is None:
-        return None
-    if isinstance(projection, Mapping):
-        return dict(projection)
-    if isinstance(projection, str) or not isinstance(projection, Sequence):
-        raise TypeError("projection must be a document or a list of field names")
-    if not projection:
-        return {"_id": 1}
-    return {name: 1 for name in projection}
-
-
-def _hint_value(hint: Any) -> Any:
-    if hint is None or isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
 
 
 __all__ = ["CommandCursor", "Cursor", "CursorType", "RawBatchCommandCursor", "RawBatchCursor"]
