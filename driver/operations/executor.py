@@ -456,7 +456,7 @@ class Executor:
         """A ``writeConcernError`` on a command that is not an insert/update/delete (those
         report it in their results) is raised here; a retryable one is labelled."""
         concern_error = optional_document(reply, "writeConcernError", "command reply")
-        optional_list(reply, "errorLabels", "command reply")
+        labels = optional_list(reply, "errorLabels", "command reply")
         if not concern_error or "n" in reply:
             if concern_error and retryable_write_concern_error(dict(reply), max_wire_version):
                 error = WriteConcernError(
@@ -467,7 +467,7 @@ class Executor:
             return
         details = dict(concern_error)
         if "errorLabels" in reply:
-            details["errorLabels"] = list(reply["errorLabels"])
+            details["errorLabels"] = list(labels)
         raise WriteConcernError(
             str(details.get("errmsg", "write concern error")), details.get("code"), details,
             max_wire_version,

@@ -15,7 +15,12 @@ import bson
 import pytest
 
 from driver import UpdateOne
-from driver.errors import ProtocolError, ServerSelectionTimeoutError
+from driver.errors import (
+    OperationFailure,
+    ProtocolError,
+    ServerSelectionTimeoutError,
+    WriteConcernError,
+)
 from tests.driver.net_fake_server import User
 from tests.driver.reply_stub import ReplyStub, stub_client
 
@@ -183,3 +188,23 @@ def test_scram_reply_whose_payload_is_a_number() -> None:
         with pytest.raises(ProtocolError) as caught:
             client.admin.command("ping")
     assert "SCRAM reply" in str(caught.value) and "'payload'" in str(caught.value)
+
+
+def test_write_concern_error_with_null_error_labels() -> None:
+    # Found by the fuzz: a TypeError from list(None) while building the WriteConcernError.
+    reply = {"ok": 1, "writeConcernError": {"code": 64, "errmsg": "waiting"},
+             "errorLabels": None}
+    with stub_client(ReplyStub(documents={"findAndModify": reply})) as client:
+        with pytest.raises(WriteConcernError) as caught:
+            client["db"]["c"].find_one_and_delete({})
+    assert "waiting" in str(caught.value)
+
+
+def test_error_labels_that_are_documents_are_not_labels() -> None:
+    # Found by the fuzz: unhashable dict labels made a TypeError out of the server's error.
+    reply = {"ok": 0, "code": 2, "errmsg": "bad value", "errorLabels": [{"x": 1}, "Mine"]}
+    with stub_client(ReplyStub(documents={"ping": reply})) as client:
+        with pytest.raises(OperationFailure) as caught:
+            client["db"].command("ping")
+    assert "bad value" in str(caught.value)
+    assert caught.value.has_error_label("Mine")
