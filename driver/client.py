@@ -31,6 +31,7 @@ from driver.errors import ConfigurationError, InvalidOperation, PyMongoError
 from driver.events import global_listeners, of_family
 from driver.operations.command_events import CommandListener
 from driver.operations.executor import Executor
+from driver.operations.replies import document_list
 from driver.read_preferences import ReadPreference, ServerMode
 from driver.sdam.selection import writable_server_selector
 from driver.sdam.topology import Topology
@@ -433,8 +434,9 @@ class MongoClient:
             "admin", command, session=session, codec_options=self._codec_options,
             kind="read", retryable=True,
         )
-        cursor_doc = {"id": 0, "firstBatch": list(reply.document.get("databases", [])),
-                      "ns": "admin.$cmd"}
+        databases = document_list(reply.document, "databases", "listDatabases reply",
+                                  required=True)
+        cursor_doc = {"id": 0, "firstBatch": list(databases), "ns": "admin.$cmd"}
         return CommandCursor(admin["$cmd"], cursor_doc, reply.address)
 
     def list_database_names(

@@ -16,8 +16,12 @@ from driver.common import (
     InheritedOptions,
     NamespaceGuards,
     ReturnDocument,
+    encode_document,
+    encode_insert_document,
+    hint_value,
     index_document,
     index_list,
+    projection_document,
     validate_collection_name,
     validate_document,
 )
@@ -36,6 +40,14 @@ from driver.operations.bulk import (
     update_statement,
 )
 from driver.operations.cursor import CommandCursor, Cursor, RawBatchCommandCursor, RawBatchCursor
+from driver.operations.replies import (
+    bad_field,
+    cursor_batch,
+    cursor_document,
+    optional_int,
+    optional_list,
+    require_int,
+)
 from driver.results import (
     BulkWriteResult,
     DeleteResult,
@@ -144,26 +156,10 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
     # -- encoding ------------------------------------------------------------------------------
 
     def _encode(self, document: Mapping[str, Any]) -> bytes:
-        from driver.bson import encode
-
-        return encode(document, codec_options=self._codec_options)
+        return encode_document(document, self._codec_options)
 
     def _encode_insert(self, document: Any) -> bytes:
-        """Encode a document to insert, adding an ``ObjectId`` ``_id`` (in place, as PyMongo
-        does) when it has none; ``_id`` goes first, where the server expects it."""
-        from driver.bson import ObjectId
-
-        validate_document(document, "document")
-        raw = getattr(document, "raw", None)
-        if isinstance(raw, bytes) and getattr(type(document), "_raw_bson_document", False):
-            return raw
-        if "_id" not in document:
-            document["_id"] = ObjectId()
-        if next(iter(document)) != "_id":
-            ordered = {"_id": document["_id"]}
-            ordered.update((k, v) for k, v in document.items() if k != "_id")
-            return self._encode(ordered)
-        return self._encode(document)
+        return encode_insert_document(document, self._codec_options)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -363,13 +359,18 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
         pipeline.append({"$group": {"_id": 1, "n": {"$sum": 1}}})
         command: dict[str, Any] = {"aggregate": self._name, "pipeline": pipeline, "cursor": {}}
         if "hint" in kwargs:
-            kwargs["hint"] = _hint(kwargs["hint"])
+            kwargs["hint"] = hint_value(kwargs["hint"])
         if comment is not None:
             command["comment"] = comment
         command.update(_camel_options(kwargs))
         reply = self._read_command(command, session)
-        batch = reply["cursor"]["firstBatch"]
-        return int(batch[0]["n"]) if batch else 0
+        batch = cursor_batch(cursor_document(reply, "count reply"), "firstBatch", "count reply")
+        if not batch:
+            return 0
+        group = batch[0]
+        if not isinstance(group, Mapping):
+            raise bad_field("count reply", "cursor.firstBatch.0", "a document", group)
+        return require_int(group, "n", "count reply (cursor.firstBatch.0)")
 
     def estimated_document_count(self, comment: Any = None, **kwargs: Any) -> int:
         """The collection's size from its metadata (fast, may be approximate)."""
@@ -383,7 +384,7 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
             if error.code == 26:  # NamespaceNotFound: an absent collection has 0 documents
                 return 0
             raise
-        return int(reply.get("n", 0))
+        return optional_int(reply, "n", "count reply")
 
     def distinct(
         self, key: str, filter: Mapping[str, Any] | None = None,
@@ -400,9 +401,10 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
         if comment is not None:
             command["comment"] = comment
         if hint is not None:
-            command["hint"] = _hint(hint)
+            command["hint"] = hint_value(hint)
         command.update(_camel_options(kwargs))
-        return list(self._read_command(command, session).get("values", []))
+        return list(optional_list(self._read_command(command, session), "values",
+                                  "distinct reply"))
 
     def _aggregate(
         self, cursor_class: type[CommandCursor], pipeline: Sequence[Mapping[str, Any]],
@@ -427,7 +429,7 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
         if comment is not None:
             command["comment"] = comment
         if "hint" in kwargs:
-            kwargs["hint"] = _hint(kwargs["hint"])
+            kwargs["hint"] = hint_value(kwargs["hint"])
         command.update(_camel_options(kwargs))
         executor = self._executor
         owned = session is None
@@ -441,12 +443,12 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
                 codec_options=self._codec_options, kind="write" if writes else "read",
                 raw_batches=cursor_class is RawBatchCommandCursor,
             )
+            # A raw reply's "cursor" holds only id and ns; its batch is in reply.raw_batch.
+            cursor_doc = cursor_document(reply.document, "aggregate reply")
         except BaseException:
             if owned:
                 op_session.end_session()
             raise
-        # A raw reply's "cursor" holds only id and ns; its batch is in reply.raw_batch.
-        cursor_doc = reply.document["cursor"]
         cursor = cursor_class(
             self, cursor_doc, reply.address, batch_size=batch_size,
             max_await_time_ms=max_await, session=op_session, explicit_session=not owned,
@@ -493,15 +495,13 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
             if upsert:
                 command["upsert"] = True
         if projection is not None:
-            from driver.operations.cursor import _projection_document
-
-            command["fields"] = _projection_document(projection)
+            command["fields"] = projection_document(projection)
         if sort is not None:
             command["sort"] = index_document(index_list(sort))
         if array_filters is not None:
             command["arrayFilters"] = array_filters
         if hint is not None:
-            command["hint"] = _hint(hint)
+            command["hint"] = hint_value(hint)
         if let is not None:
             command["let"] = let
         if comment is not None:
@@ -511,7 +511,10 @@ class Collection(IndexMethods, NamespaceGuards, InheritedOptions):
             self._database.name, command, session=session, write_concern=self._write_concern,
             codec_options=self._codec_options, kind="write", retryable=True,
         ).document
-        return reply.get("value")
+        value = reply.get("value")
+        if value is not None and not isinstance(value, Mapping):
+            raise bad_field("findAndModify reply", "value", "a document or null", value)
+        return value
 
     def find_one_and_delete(
         self, filter: Mapping[str, Any], projection: Any = None, sort: Any = None,
@@ -613,12 +616,6 @@ def _camel_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword options as command fields (``max_time_ms`` → ``maxTimeMS``); ``session`` is
     never a command field."""
     return {_CAMEL.get(k, k): v for k, v in options.items() if k != "session"}
-
-
-def _hint(hint: Any) -> Any:
-    if isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
 
 
 __all__ = ["Collection", "ReturnDocument"]

@@ -239,9 +239,13 @@ __all__ = [
     "IndexModel",
     "TEXT",
     "ReturnDocument",
+    "encode_document",
+    "encode_insert_document",
     "generate_index_name",
+    "hint_value",
     "index_document",
     "index_list",
+    "projection_document",
     "validate_collection_name",
     "validate_database_name",
     "validate_document",
@@ -269,3 +273,52 @@ class IndexModel:
 
     def __repr__(self) -> str:
         return f"IndexModel({self._document!r})"
+
+
+# -- statement pieces shared by collection.py, operations/bulk.py and operations/cursor.py:
+# they live here, below all three, so none has to reach into another's private names.
+
+
+def hint_value(hint: Any) -> Any:
+    """A ``hint`` as the server takes it: an index name, or an index key document."""
+    if hint is None or isinstance(hint, str):
+        return hint
+    return index_document(index_list(hint))
+
+
+def projection_document(projection: Any) -> dict[str, Any] | None:
+    """A projection as a document; a list of field names means ``{name: 1, ...}``."""
+    if projection is None:
+        return None
+    if isinstance(projection, Mapping):
+        return dict(projection)
+    if isinstance(projection, str) or not isinstance(projection, Sequence):
+        raise TypeError("projection must be a document or a list of field names")
+    if not projection:
+        return {"_id": 1}
+    return {name: 1 for name in projection}
+
+
+def encode_document(document: Mapping[str, Any], codec_options: Any) -> bytes:
+    """``document`` as BSON with the collection's ``codec_options``."""
+    from driver.bson import encode  # driver.bson is heavy: loaded on the first write
+
+    return bytes(encode(document, codec_options=codec_options))
+
+
+def encode_insert_document(document: Any, codec_options: Any) -> bytes:
+    """Encode a document to insert, adding an ``ObjectId`` ``_id`` (in place, as PyMongo
+    does) when it has none; ``_id`` goes first, where the server expects it."""
+    from driver.bson import ObjectId
+
+    validate_document(document, "document")
+    raw = getattr(document, "raw", None)
+    if isinstance(raw, bytes) and getattr(type(document), "_raw_bson_document", False):
+        return raw
+    if "_id" not in document:
+        document["_id"] = ObjectId()
+    if next(iter(document)) != "_id":
+        ordered = {"_id": document["_id"]}
+        ordered.update((k, v) for k, v in document.items() if k != "_id")
+        return encode_document(ordered, codec_options)
+    return encode_document(document, codec_options)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from driver.common import InheritedOptions, NamespaceGuards, validate_database_name
 from driver.errors import CollectionInvalid, OperationFailure
+from driver.operations.replies import cursor_document
 
 if TYPE_CHECKING:
     from driver.bson import CodecOptions
@@ -154,12 +155,13 @@ class Database(NamespaceGuards, InheritedOptions):
                 self._name, spec, session=op_session, read_preference=read_preference,
                 codec_options=self._codec_options, kind="command",
             )
+            cursor_doc = cursor_document(reply.document, f"{next(iter(spec))} reply")
         except BaseException:
             if owned:
                 op_session.end_session()
             raise
         return CommandCursor(
-            self.get_collection("$cmd"), reply.document["cursor"], reply.address,
+            self.get_collection("$cmd"), cursor_doc, reply.address,
             max_await_time_ms=max_await_time_ms, session=op_session,
             explicit_session=not owned, comment=comment,
         )
@@ -201,12 +203,13 @@ class Database(NamespaceGuards, InheritedOptions):
                 self._name, command, session=op_session, codec_options=self._codec_options,
                 kind="read", retryable=True,
             )
+            cursor_doc = cursor_document(reply.document, "listCollections reply")
         except BaseException:
             if owned:
                 op_session.end_session()
             raise
         return CommandCursor(
-            self.get_collection("$cmd"), reply.document["cursor"], reply.address,
+            self.get_collection("$cmd"), cursor_doc, reply.address,
             session=op_session, explicit_session=not owned, comment=comment,
         )
 

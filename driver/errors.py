@@ -45,7 +45,12 @@ class PyMongoError(Exception):
     def __init__(self, message: str = "", error_labels: Iterable[str] | None = None) -> None:
         super().__init__(message)
         self._message = message
-        self._error_labels: set[str] = set(error_labels or ())
+        # Labels come from server replies too: only strings in a list count, so a reply
+        # whose errorLabels has another shape cannot turn into a TypeError here.
+        if not isinstance(error_labels, list | tuple | set | frozenset):
+            error_labels = ()
+        self._error_labels: set[str] = {label for label in error_labels
+                                        if isinstance(label, str)}
 
     def has_error_label(self, label: str) -> bool:
         """True when the server or the driver attached ``label`` to this error."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from driver.common import IndexModel, generate_index_name, index_list
 from driver.errors import OperationFailure
+from driver.operations.replies import cursor_document
 
 if TYPE_CHECKING:
     from driver.collection import Collection
@@ -81,6 +82,7 @@ class IndexMethods:
                 read_preference=collection.read_preference,
                 codec_options=collection.codec_options, kind="read", retryable=True,
             )
+            cursor_doc = cursor_document(reply.document, "listIndexes reply")
         except OperationFailure as error:
             if owned:
                 op_session.end_session()
@@ -94,7 +96,7 @@ class IndexMethods:
                 op_session.end_session()
             raise
         return CommandCursor(
-            collection, reply.document["cursor"], reply.address, session=op_session,
+            collection, cursor_doc, reply.address, session=op_session,
             explicit_session=not owned, comment=comment,
         )
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from driver.auth.saslprep import saslprep
 from driver.errors import ConfigurationError, OperationFailure
+from driver.operations.replies import bad_field, optional_bytes
 
 MIN_ITERATIONS = 4096
 MECHANISMS = {"SCRAM-SHA-1": "sha1", "SCRAM-SHA-256": "sha256"}
@@ -214,8 +215,12 @@ def sasl_start_command(client: ScramClient) -> dict[str, Any]:
 def _payload(reply: Mapping[str, Any]) -> bytes:
     payload = reply.get("payload", b"")
     if isinstance(payload, str):  # some servers send base64 text
-        return base64.b64decode(payload)
-    return bytes(payload)
+        try:
+            return base64.b64decode(payload, validate=True)
+        except ValueError:  # binascii.Error
+            raise bad_field("SCRAM reply", "payload", "binary data or base64 text",
+                            payload) from None
+    return optional_bytes(reply, "payload", "SCRAM reply")
 
 
 def authenticate_scram(
@@ -236,6 +241,8 @@ def authenticate_scram(
         if reply is None:
             reply = conn.command(source, sasl_start_command(client))
         conversation_id = reply.get("conversationId")
+        if conversation_id is not None and not isinstance(conversation_id, int):
+            raise bad_field("saslStart reply", "conversationId", "an integer", conversation_id)
         final = client.client_final(_payload(reply))
         reply = conn.command(
             source, {"saslContinue": 1, "conversationId": conversation_id, "payload": final}

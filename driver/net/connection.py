@@ -49,6 +49,7 @@ from driver.operations.command_events import (
     command_for_event,
     is_sensitive,
 )
+from driver.operations.replies import optional_int
 
 Address = tuple[str, int]
 Decoder = Callable[[bytes], Mapping[str, Any]]
@@ -218,14 +219,16 @@ class Connection:
         # Like PyMongo, the handshake itself is not published; auth commands are (redacted).
         reply = dict(self.command("admin", command, timeout=timeout, publish=False))
         self._handshake_reply = reply
-        self.max_wire_version = int(reply.get("maxWireVersion", 0) or 0)
+        where = "handshake reply"
+        self.max_wire_version = optional_int(reply, "maxWireVersion", where)
         handshake.check_wire_version(self.address, reply)
         self._op_msg = True  # wire version >= 8 always speaks OP_MSG
-        self.max_bson_size = int(reply.get("maxBsonObjectSize", DEFAULT_MAX_BSON_SIZE))
-        self.max_message_size = int(reply.get("maxMessageSizeBytes", DEFAULT_MAX_MESSAGE_SIZE))
-        self.max_write_batch_size = int(
-            reply.get("maxWriteBatchSize", DEFAULT_MAX_WRITE_BATCH_SIZE)
-        )
+        self.max_bson_size = optional_int(reply, "maxBsonObjectSize", where,
+                                          DEFAULT_MAX_BSON_SIZE)
+        self.max_message_size = optional_int(reply, "maxMessageSizeBytes", where,
+                                             DEFAULT_MAX_MESSAGE_SIZE)
+        self.max_write_batch_size = optional_int(reply, "maxWriteBatchSize", where,
+                                                 DEFAULT_MAX_WRITE_BATCH_SIZE)
         if settings.load_balanced and "serviceId" not in reply:
             raise ConfigurationError(
                 f"{_address_text(self.address)} was asked for load-balanced mode but its "

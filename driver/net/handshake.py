@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from driver.errors import AutoReconnect, ConfigurationError, NetworkTimeout
+from driver.operations.replies import optional_int
 
 DRIVER_NAME = "Binnacle"
 MIN_SUPPORTED_WIRE_VERSION = 8
@@ -199,8 +200,8 @@ def address_text(address: tuple[str, int]) -> str:
 def wire_version_error(address: tuple[str, int], reply: Mapping[str, Any]) -> str | None:
     """The incompatibility message for a handshake reply, or None when compatible."""
     host = address_text(address)
-    max_wire = int(reply.get("maxWireVersion", 0) or 0)
-    min_wire = int(reply.get("minWireVersion", 0) or 0)
+    max_wire = optional_int(reply, "maxWireVersion", "handshake reply")
+    min_wire = optional_int(reply, "minWireVersion", "handshake reply")
     if max_wire < MIN_SUPPORTED_WIRE_VERSION:
         return (
             f"Server at {host} reports wire version {max_wire}, but this version of "

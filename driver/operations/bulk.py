@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driver.common import validate_document
+from driver.common import encode_document, encode_insert_document, hint_value, validate_document
 from driver.errors import (
     BulkWriteError,
     DocumentTooLarge,
@@ -26,6 +26,14 @@ from driver.errors import (
     InvalidOperation,
     WriteConcernError,
     WriteError,
+)
+from driver.operations.replies import (
+    bad_field,
+    document_list,
+    optional_document,
+    optional_int,
+    optional_list,
+    require_int,
 )
 from driver.results import BulkWriteResult
 
@@ -196,14 +204,6 @@ class UpdateMany(UpdateOne):
     _multi = True
 
 
-def _hint_value(hint: Any) -> Any:
-    from driver.common import index_document, index_list
-
-    if hint is None or isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
-
-
 def update_statement(
     filter: Mapping[str, Any], update: Any, *, multi: bool, upsert: bool,
     collation: Mapping[str, Any] | None = None, array_filters: Any = None, hint: Any = None,
@@ -215,7 +215,7 @@ def update_statement(
     if array_filters is not None:
         statement["arrayFilters"] = array_filters
     if hint is not None:
-        statement["hint"] = _hint_value(hint)
+        statement["hint"] = hint_value(hint)
     return statement
 
 
@@ -228,7 +228,7 @@ def delete_statement(
     if collation is not None:
         statement["collation"] = collation
     if hint is not None:
-        statement["hint"] = _hint_value(hint)
+        statement["hint"] = hint_value(hint)
     return statement
 
 
@@ -295,29 +295,39 @@ def merge_reply(
     full: dict[str, Any], run: _Run, offset: int, reply: Mapping[str, Any]
 ) -> None:
     """Fold one batch's reply into the bulk's result, mapping indexes back to the caller's."""
-    n = int(reply.get("n", 0))
+    where = "write reply"
+    n = optional_int(reply, "n", where)
     if run.op_type == INSERT:
         full["nInserted"] += n
     elif run.op_type == DELETE:
         full["nRemoved"] += n
     else:
-        upserted = reply.get("upserted") or []
+        upserted = document_list(reply, "upserted", where)
         for doc in upserted:
-            full["upserted"].append(
-                {"index": run.indexes[int(doc["index"]) + offset], "_id": doc["_id"]}
-            )
+            position = _statement_position(doc, run, offset, "upserted")
+            full["upserted"].append({"index": run.indexes[position], "_id": doc.get("_id")})
         full["nUpserted"] += len(upserted)
         full["nMatched"] += n - len(upserted)
-        full["nModified"] += int(reply.get("nModified", 0))
-    for error in reply.get("writeErrors") or []:
+        full["nModified"] += optional_int(reply, "nModified", where)
+    for error in document_list(reply, "writeErrors", where):
         copy = dict(error)
-        position = int(error["index"]) + offset
+        position = _statement_position(error, run, offset, "writeErrors")
         copy["index"] = run.indexes[position]
         copy["op"] = run.originals[position]
         full["writeErrors"].append(copy)
-    concern_error = reply.get("writeConcernError")
+    concern_error = optional_document(reply, "writeConcernError", where)
     if concern_error:
         full["writeConcernErrors"].append(dict(concern_error))
+
+
+def _statement_position(entry: Mapping[str, Any], run: _Run, offset: int, field: str) -> int:
+    """The position in ``run`` of the statement an ``upserted``/``writeErrors`` entry names;
+    an index outside the batch the server was sent is a malformed reply."""
+    position = require_int(entry, "index", f"write reply ({field} entry)") + offset
+    if not 0 <= position < len(run.indexes):
+        raise bad_field("write reply", f"{field}.index",
+                        f"a statement index below {len(run.indexes) - offset}", position - offset)
+    return position
 
 
 class BulkExecutor:
@@ -328,7 +338,7 @@ class BulkExecutor:
         comment: Any = None, let: Mapping[str, Any] | None = None,
     ) -> None:
         self._collection = collection
-        self._encode = collection._encode
+        self._codec_options = collection.codec_options
         self.ordered = ordered
         self.bypass_document_validation = bypass_document_validation
         self.comment = comment
@@ -337,7 +347,7 @@ class BulkExecutor:
         self.executed = False
 
     def add_insert(self, document: Any) -> None:
-        self._ops.append((INSERT, self._collection._encode_insert(document), document))
+        self._ops.append((INSERT, encode_insert_document(document, self._codec_options), document))
 
     def add_update(
         self, filter: Mapping[str, Any], update: Any, *, multi: bool, upsert: bool,
@@ -347,14 +357,14 @@ class BulkExecutor:
             filter, update, multi=multi, upsert=upsert, collation=collation,
             array_filters=array_filters, hint=hint,
         )
-        self._ops.append((UPDATE, self._encode(statement), statement))
+        self._ops.append((UPDATE, encode_document(statement, self._codec_options), statement))
 
     def add_delete(
         self, filter: Mapping[str, Any], limit: int, *, collation: Mapping[str, Any] | None = None,
         hint: Any = None,
     ) -> None:
         statement = delete_statement(filter, limit, collation=collation, hint=hint)
-        self._ops.append((DELETE, self._encode(statement), statement))
+        self._ops.append((DELETE, encode_document(statement, self._codec_options), statement))
 
     def _runs(self) -> list[_Run]:
         if self.ordered:
@@ -403,7 +413,7 @@ class BulkExecutor:
             for run in self._runs():
                 for batch in split_batches(run.statements, limits, run.op_type):
                     reply = executor.write_command(
-                        self._collection._database.name,
+                        self._collection.database.name,
                         self._command_body(run.op_type),
                         sequence_field=_SEQUENCE_FIELDS[run.op_type],
                         sequence=run.statements[batch.start : batch.stop],
@@ -443,18 +453,18 @@ def check_single_write_reply(reply: Mapping[str, Any], max_wire_version: int | N
     The last write error becomes ``WriteError`` (``DuplicateKeyError`` for the
     duplicate-key codes); a write concern error becomes ``WriteConcernError``.
     """
-    errors = reply.get("writeErrors")
+    errors = document_list(reply, "writeErrors", "write reply")
     if errors:
         error = dict(errors[-1])
         error.setdefault("errmsg", "write error")
         code = error.get("code")
         cls = DuplicateKeyError if code in DUPLICATE_KEY_CODES else WriteError
         raise cls(str(error["errmsg"]), code, error, max_wire_version)
-    concern_error = reply.get("writeConcernError")
+    concern_error = optional_document(reply, "writeConcernError", "write reply")
     if concern_error:
         details = dict(concern_error)
         if "errorLabels" in reply:
-            details["errorLabels"] = list(reply["errorLabels"])
+            details["errorLabels"] = list(optional_list(reply, "errorLabels", "write reply"))
         raise WriteConcernError(str(details.get("errmsg", "write concern error")),
                                 details.get("code"), details, max_wire_version)
 

@@ -20,8 +20,15 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from driver.common import index_document, index_list, validate_non_negative_int
+from driver.common import (
+    hint_value,
+    index_document,
+    index_list,
+    projection_document,
+    validate_non_negative_int,
+)
 from driver.errors import AutoReconnect, InvalidOperation, OperationFailure
+from driver.operations.replies import cursor_batch, cursor_document, cursor_id
 
 if TYPE_CHECKING:
     from driver.collection import Collection
@@ -45,10 +52,6 @@ class CursorType:
 def _split_ns(namespace: str) -> tuple[str, str]:
     database, _, collection = namespace.partition(".")
     return database, collection
-
-
-def _as_int(value: Any) -> int:
-    return int(value) if value is not None else 0
 
 
 class _CursorState(Generic[_T]):
@@ -114,7 +117,7 @@ class _CursorState(Generic[_T]):
         raise NotImplementedError
 
     def _update_cursor(self, cursor_doc: Mapping[str, Any], address: Address | None) -> None:
-        self._id = _as_int(cursor_doc.get("id"))
+        self._id = cursor_id(cursor_doc, "cursor reply")
         namespace = cursor_doc.get("ns")
         if isinstance(namespace, str) and namespace:
             self._namespace = namespace
@@ -283,14 +286,14 @@ class Cursor(_CursorState[Any]):
         if filter is not None and not isinstance(filter, Mapping):
             raise TypeError(f"filter must be a document (dict-like), not {type(filter).__name__}")
         self._filter: dict[str, Any] = dict(filter) if filter else {}
-        self._projection = _projection_document(projection)
+        self._projection = projection_document(projection)
         self._skip = validate_non_negative_int(skip, "skip")
         if isinstance(limit, bool) or not isinstance(limit, int):
             raise TypeError(f"limit must be an integer, not {limit!r}")
         self._limit = limit
         self._batch_size = validate_non_negative_int(batch_size, "batch_size")
         self._sort = index_document(index_list(sort)) if sort is not None else None
-        self._hint = _hint_value(hint)
+        self._hint = hint_value(hint)
         self._collation = collation
         self._max_time_ms = max_time_ms
         self._comment = comment
@@ -358,7 +361,7 @@ class Cursor(_CursorState[Any]):
     def hint(self, index: Any) -> Cursor:
         """An index name or key specification the server must use."""
         self._check_unstarted()
-        self._hint = _hint_value(index)
+        self._hint = hint_value(index)
         return self
 
     def collation(self, collation: Mapping[str, Any] | None) -> Cursor:
@@ -484,7 +487,7 @@ class Cursor(_CursorState[Any]):
         session = self._ensure_session()
         try:
             reply = self._executor.command(
-                self._collection._database.name, self._find_command(), session=session,
+                self._collection.database.name, self._find_command(), session=session,
                 read_preference=self._collection.read_preference,
                 read_concern=self._collection.read_concern,
                 codec_options=self._collection.codec_options, kind="read",
@@ -505,8 +508,9 @@ class Cursor(_CursorState[Any]):
         return self._batch_size or None
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        cursor_doc = reply.document["cursor"]
-        batch = cursor_doc.get("firstBatch" if first else "nextBatch") or []
+        where = "find reply" if first else "getMore reply"
+        cursor_doc = cursor_document(reply.document, where)
+        batch = cursor_batch(cursor_doc, "firstBatch" if first else "nextBatch", where)
         self._update_cursor(cursor_doc, reply.address)
         self._data.extend(batch)
         self._retrieved += len(batch)
@@ -527,7 +531,7 @@ class Cursor(_CursorState[Any]):
     def explain(self) -> Any:
         """The server's explanation of this query's plan (``explain`` of the find command)."""
         reply = self._executor.command(
-            self._collection._database.name, {"explain": self._find_command()},
+            self._collection.database.name, {"explain": self._find_command()},
             session=self._explicit_session, read_preference=self._collection.read_preference,
             codec_options=self._collection.codec_options, kind="read",
         )
@@ -555,8 +559,7 @@ class RawBatchCursor(Cursor):
         return True
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        assert reply.raw_batch is not None
-        cursor_id, namespace, batch, count = reply.raw_batch
+        cursor_id, namespace, batch, count = _raw_batch(reply, first)
         self._update_cursor({"id": cursor_id, "ns": namespace}, reply.address)
         if count:
             self._data.append(batch)
@@ -585,7 +588,7 @@ class CommandCursor(_CursorState[Any]):
         self._await_data = max_await_time_ms is not None
         self._comment = comment
         self._limit = limit
-        batch = cursor_doc.get("firstBatch") or []
+        batch = cursor_batch(cursor_doc, "firstBatch", "command cursor reply")
         self._update_cursor(cursor_doc, address)
         self._data.extend(batch)
         self._retrieved += len(batch)
@@ -594,8 +597,8 @@ class CommandCursor(_CursorState[Any]):
         return self._batch_size or None
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        cursor_doc = reply.document["cursor"]
-        batch = cursor_doc.get("nextBatch") or []
+        cursor_doc = cursor_document(reply.document, "getMore reply")
+        batch = cursor_batch(cursor_doc, "nextBatch", "getMore reply")
         self._update_cursor(cursor_doc, reply.address)
         self._data.extend(batch)
         self._retrieved += len(batch)
@@ -613,30 +616,23 @@ class RawBatchCommandCursor(CommandCursor):
         return True
 
     def _take_batch(self, reply: Reply, first: bool) -> None:
-        assert reply.raw_batch is not None
-        cursor_id, namespace, batch, count = reply.raw_batch
+        cursor_id, namespace, batch, count = _raw_batch(reply, first)
         self._update_cursor({"id": cursor_id, "ns": namespace}, reply.address)
         if count:
             self._data.append(batch)
         self._retrieved += count
 
 
-def _projection_document(projection: Any) -> dict[str, Any] | None:
-    if projection is None:
-        return None
-    if isinstance(projection, Mapping):
-        return dict(projection)
-    if isinstance(projection, str) or not isinstance(projection, Sequence):
-        raise TypeError("projection must be a document or a list of field names")
-    if not projection:
-        return {"_id": 1}
-    return {name: 1 for name in projection}
-
-
-def _hint_value(hint: Any) -> Any:
-    if hint is None or isinstance(hint, str):
-        return hint
-    return index_document(index_list(hint))
+def _raw_batch(reply: Reply, first: bool) -> tuple[int, str, bytes, int]:
+    """The undecoded batch of a raw-batch cursor's reply. The raw decoder leaves
+    ``raw_batch`` unset when the reply has no cursor batch: then the reply's shape is
+    checked (a missing ``cursor`` is a ``ProtocolError``) and the batch is empty."""
+    if reply.raw_batch is not None:
+        return reply.raw_batch
+    where = "find reply" if first else "getMore reply"
+    cursor_doc = cursor_document(reply.document, where)
+    namespace = cursor_doc.get("ns")
+    return cursor_id(cursor_doc, where), namespace if isinstance(namespace, str) else "", b"", 0
 
 
 __all__ = ["CommandCursor", "Cursor", "CursorType", "RawBatchCommandCursor", "RawBatchCursor"]

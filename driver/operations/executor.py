@@ -36,6 +36,7 @@ from driver.errors import (
 )
 from driver.operations.bulk import WriteLimits
 from driver.operations.raw_batches import RawReply, decode_cursor_reply, decode_raw_reply
+from driver.operations.replies import optional_document, optional_list
 from driver.operations.retry import (
     NO_WRITES_PERFORMED,
     RETRYABLE_WRITE_ERROR,
@@ -454,7 +455,8 @@ class Executor:
     ) -> None:
         """A ``writeConcernError`` on a command that is not an insert/update/delete (those
         report it in their results) is raised here; a retryable one is labelled."""
-        concern_error = reply.get("writeConcernError")
+        concern_error = optional_document(reply, "writeConcernError", "command reply")
+        labels = optional_list(reply, "errorLabels", "command reply")
         if not concern_error or "n" in reply:
             if concern_error and retryable_write_concern_error(dict(reply), max_wire_version):
                 error = WriteConcernError(
@@ -465,14 +467,14 @@ class Executor:
             return
         details = dict(concern_error)
         if "errorLabels" in reply:
-            details["errorLabels"] = list(reply["errorLabels"])
+            details["errorLabels"] = list(labels)
         raise WriteConcernError(
             str(details.get("errmsg", "write concern error")), details.get("code"), details,
             max_wire_version,
         )
 
     def _gossip(self, session: ClientSession, reply: Mapping[str, Any]) -> None:
-        cluster_time = reply.get("$clusterTime")
+        cluster_time = optional_document(reply, "$clusterTime", "command reply")
         if cluster_time is not None:
             self._cluster_time = newer_cluster_time(self._cluster_time, cluster_time)
         session._process_reply(reply)

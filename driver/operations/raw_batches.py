@@ -185,11 +185,14 @@ def _array_of_documents(data: bytes, start: int) -> tuple[bytes, int]:
         if data[pos] != 0x03:
             raise InvalidBSON("a cursor batch element is not a document", offset=pos)
         doc_start = find(b"\x00", pos + 1, end) + 1
-        if doc_start <= 0:
+        if doc_start <= 0 or doc_start + 4 > end:
             raise InvalidBSON("unterminated array index in cursor batch", offset=pos)
-        pos = doc_start + unpack(data, doc_start)[0]
-        if pos > end:
+        doc_size = unpack(data, doc_start)[0]
+        # A size below 5 would move pos backwards (or nowhere): corrupt bytes must end
+        # in InvalidBSON, never in an IndexError or a loop that does not advance.
+        if doc_size < 5 or doc_start + doc_size > end:
             raise InvalidBSON("a batch document overruns its array", offset=doc_start)
+        pos = doc_start + doc_size
         append(data[doc_start:pos])
     return b"".join(parts), len(parts)
 

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
-from driver.errors import AutoReconnect, OperationFailure
+from driver.errors import AutoReconnect, OperationFailure, PyMongoError
 from driver.net.handshake import ConnectCancellation, accepts_cancel
 from driver.sdam.error_rules import is_network_error, is_network_timeout
 from driver.sdam.events import (
@@ -443,9 +443,12 @@ class Monitor:
         if self._streaming:
             self._ensure_rtt_monitor()
         self.check_count += 1
-        description = ServerDescription(
-            self._address, reply, self.rtt_stats.average,
-            min_round_trip_time=self.rtt_stats.minimum)
+        try:
+            description = ServerDescription(
+                self._address, reply, self.rtt_stats.average,
+                min_round_trip_time=self.rtt_stats.minimum)
+        except PyMongoError as exc:  # a hello reply of the wrong shape: the server is Unknown
+            return ServerDescription.unknown(self._address, exc), exc, False
         return description, None, False
 
     def _ensure_rtt_monitor(self) -> None:

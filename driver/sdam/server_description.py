@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from driver.operations.replies import bad_field, optional_document, optional_int
 from driver.sdam.types import (
     DATA_BEARING_TYPES,
     Address,
@@ -49,6 +50,8 @@ def _server_type_from_reply(reply: Mapping[str, Any]) -> ServerType:
 def _addresses(values: Any) -> tuple[Address, ...]:
     if not values:
         return ()
+    if not isinstance(values, list | tuple):
+        raise bad_field("hello reply", "hosts", "an array of host strings", values)
     return tuple(parse_address(str(value)) for value in values)
 
 
@@ -118,13 +121,17 @@ class ServerDescription:
         self._set_name: str | None = reply.get("setName")
         self._set_version: int | None = reply.get("setVersion")
         self._election_id: Any = reply.get("electionId")
-        self._tags: dict[str, Any] = dict(reply.get("tags") or {})
-        self._min_wire: int = int(reply.get("minWireVersion") or 0)
-        self._max_wire: int = int(reply.get("maxWireVersion") or 0)
-        last_write = reply.get("lastWrite") or {}
+        where = "hello reply"
+        self._tags: dict[str, Any] = dict(optional_document(reply, "tags", where) or {})
+        self._min_wire: int = optional_int(reply, "minWireVersion", where)
+        self._max_wire: int = optional_int(reply, "maxWireVersion", where)
+        for size_field in ("maxBsonObjectSize", "maxMessageSizeBytes", "maxWriteBatchSize"):
+            optional_int(reply, size_field, where)  # read by the properties below
+        last_write = optional_document(reply, "lastWrite", where) or {}
         self._last_write_date = _datetime_to_seconds(last_write.get("lastWriteDate"))
         self._session_timeout: int | None = reply.get("logicalSessionTimeoutMinutes")
-        tv = topology_version if topology_version is not None else reply.get("topologyVersion")
+        tv = (topology_version if topology_version is not None
+              else optional_document(reply, "topologyVersion", where))
         self._topology_version: dict[str, Any] | None = dict(tv) if tv is not None else None
         self._service_id: Any = reply.get("serviceId")
 
