@@ -16,12 +16,15 @@ closing topology or pool uses to abort a connection still dialling or handshakin
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import platform
+import select
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -277,6 +280,32 @@ class ConnectCancellation:
         if duplicate is not None:
             duplicate.close()
 
+    def dial(self, sock: socket.socket, sockaddr: Any, timeout: float | None) -> None:
+        """``sock.connect(sockaddr)`` that a ``cancel()`` made at any moment aborts.
+
+        Shutting a socket down wakes a ``connect()`` already in progress, but a cancel
+        that lands after ``attach`` and before the ``connect()`` call finds nothing to
+        wake, and the dial would then run to its timeout. So the dial is non-blocking and
+        waits in short slices, looking at the flag between them.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sock.setblocking(False)
+        error = sock.connect_ex(sockaddr)
+        while error in _DIAL_IN_PROGRESS:
+            if self._cancelled:
+                raise AutoReconnect("connection attempt cancelled")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("timed out")
+            wait = _CANCEL_CHECK_S if remaining is None else min(remaining, _CANCEL_CHECK_S)
+            if _writable(sock, wait):
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if self._cancelled:
+            raise AutoReconnect("connection attempt cancelled")
+        if error:
+            raise OSError(error, os.strerror(error))
+        sock.settimeout(timeout)
+
     def cancel(self) -> None:
         """Abort the opening from any thread (idempotent, never blocks)."""
         with self._lock:
@@ -288,6 +317,28 @@ class ConnectCancellation:
             except OSError:  # not connected yet or already reset: nothing to wake
                 pass
             duplicate.close()
+
+
+# How long a cancellable dial waits before looking at its cancel flag again: the bound
+# on how late a cancel that found no socket to shut down is noticed.
+_CANCEL_CHECK_S = 0.05
+# What a non-blocking connect_ex() returns while the dial is under way (Windows has its
+# own WSA code for it).
+_DIAL_IN_PROGRESS = frozenset(
+    code for code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY,
+                      getattr(errno, "WSAEWOULDBLOCK", None))
+    if code is not None
+)
+
+
+def _writable(sock: socket.socket, wait: float) -> bool:
+    # poll() has no descriptor-number limit; select() is the fallback where it is missing.
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(wait * 1000))
+    _, writable, failed = select.select([], [sock], [sock], wait)
+    return bool(writable or failed)
 
 
 def accepts_cancel(factory: Callable[..., Any]) -> bool:
@@ -318,8 +369,10 @@ def _dial_tcp(
         try:
             if cancel is not None:
                 cancel.attach(sock)
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
+                cancel.dial(sock, sockaddr, timeout)
+            else:
+                sock.settimeout(timeout)
+                sock.connect(sockaddr)
             return sock
         except OSError as exc:
             sock.close()

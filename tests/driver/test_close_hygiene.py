@@ -325,6 +325,26 @@ def test_a_handle_cancelled_before_dialling_fails_at_once(silent: SilentServer) 
     assert not silent.received.is_set()
 
 
+class _CancelledRightAfterAttach(ConnectCancellation):
+    """The race a pool's close can hit: cancel() lands after the socket is registered
+    but before connect() is called, when shutting the socket down wakes nothing."""
+
+    def attach(self, sock: socket.socket) -> None:
+        super().attach(sock)
+        self.cancel()
+
+
+def test_a_cancel_between_registering_and_dialling_still_aborts_the_dial(
+        full_backlog: FullBacklogServer) -> None:
+    # Found as a pool connect thread that outlived close by the whole connectTimeoutMS
+    # (test_pool_close_aborts_min_pool_size_connects, once in a full driver run).
+    start = time.monotonic()
+    with pytest.raises(AutoReconnect, match="cancelled"):
+        Connection.open(full_backlog.address, ConnectionSettings(connect_timeout=20.0),
+                        cancel=_CancelledRightAfterAttach())
+    assert time.monotonic() - start < CLOSE_LIMIT
+
+
 def test_accepts_cancel_detects_the_optional_keyword() -> None:
     def old_style(address: Any, timeout: Any) -> None: ...
 
