@@ -31,7 +31,7 @@ from driver.errors import ConfigurationError, InvalidOperation, PyMongoError
 from driver.events import global_listeners, of_family
 from driver.operations.command_events import CommandListener
 from driver.operations.executor import Executor
-from driver.operations.replies import document_list
+from driver.operations.replies import document_list, require_str
 from driver.read_preferences import ReadPreference, ServerMode
 from driver.sdam.selection import writable_server_selector
 from driver.sdam.topology import Topology
@@ -442,7 +442,8 @@ class MongoClient:
     def list_database_names(
         self, session: ClientSession | None = None, comment: Any = None
     ) -> list[str]:
-        return [str(doc["name"]) for doc in self.list_databases(session, comment, nameOnly=True)]
+        return [require_str(doc, "name", "listDatabases entry")
+                for doc in self.list_databases(session, comment, nameOnly=True)]
 
     def drop_database(
         self, name_or_database: str | Database, session: ClientSession | None = None,

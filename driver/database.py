@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from driver.common import InheritedOptions, NamespaceGuards, validate_database_name
 from driver.errors import CollectionInvalid, OperationFailure
-from driver.operations.replies import cursor_document
+from driver.operations.replies import cursor_document, require_str
 
 if TYPE_CHECKING:
     from driver.bson import CodecOptions
@@ -221,7 +221,7 @@ class Database(NamespaceGuards, InheritedOptions):
         if filter is None or (len(filter) == 1 and "name" in filter):
             kwargs["nameOnly"] = True
         return [
-            str(info["name"])
+            require_str(info, "name", "listCollections entry")
             for info in self.list_collections(session=session, filter=filter, comment=comment,
                                               **kwargs)
         ]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from driver.common import IndexModel, generate_index_name, index_list
 from driver.errors import OperationFailure
-from driver.operations.replies import cursor_document
+from driver.operations.replies import cursor_document, require_str
 
 if TYPE_CHECKING:
     from driver.collection import Collection
@@ -106,11 +106,11 @@ class IndexMethods:
         """``{name: {"key": [(field, direction), ...], "unique": True, ...}}``."""
         information: dict[str, dict[str, Any]] = {}
         for index in self.list_indexes(session=session, comment=comment):
-            info = dict(index)
-            name = info.pop("name")
+            name = require_str(index, "name", "listIndexes entry")
+            info = {field: value for field, value in index.items() if field != "name"}
             key = info.get("key", {})
             info["key"] = list(key.items()) if isinstance(key, Mapping) else key
-            information[str(name)] = info
+            information[name] = info
         return information
 
     def drop_index(

@@ -120,6 +120,14 @@ def optional_str(reply: Mapping[str, Any], name: str, where: str) -> str | None:
     return value
 
 
+def require_str(reply: Mapping[str, Any], name: str, where: str) -> str:
+    """``reply[name]``, which must be present and a string (a listing entry's name)."""
+    value = optional_str(reply, name, where)
+    if value is None:
+        raise bad_field(where, name, "a string", reply.get(name, _MISSING))
+    return value
+
+
 def optional_bytes(reply: Mapping[str, Any], name: str, where: str) -> bytes:
     """``reply[name]`` as ``bytes`` (BSON binary); missing is empty."""
     value = reply.get(name)

@@ -208,3 +208,25 @@ def test_error_labels_that_are_documents_are_not_labels() -> None:
             client["db"].command("ping")
     assert "bad value" in str(caught.value)
     assert caught.value.has_error_label("Mine")
+
+
+# Entries of a listing whose ``name`` is missing or not a string (were a bare KeyError).
+
+
+def test_list_database_names_entry_without_name() -> None:
+    error = _run({"listDatabases": {"ok": 1, "databases": [{"sizeOnDisk": 1}]}},
+                 lambda c: c.database.client.list_database_names())
+    assert "listDatabases entry" in str(error) and "'name'" in str(error)
+
+
+def test_list_collection_names_entry_whose_name_is_a_number() -> None:
+    reply = _cursor_reply({"id": 0, "ns": "db.$cmd.listCollections",
+                           "firstBatch": [{"name": 3, "type": "collection"}]})
+    error = _run({"listCollections": reply}, lambda c: c.database.list_collection_names())
+    assert "listCollections entry" in str(error) and "'name'" in str(error)
+
+
+def test_index_information_entry_without_name() -> None:
+    reply = _cursor_reply({"id": 0, "ns": "db.c", "firstBatch": [{"key": {"_id": 1}, "v": 2}]})
+    error = _run({"listIndexes": reply}, lambda c: c.index_information())
+    assert "listIndexes entry" in str(error) and "'name'" in str(error)
