@@ -9,8 +9,7 @@ this module generates, once, with ``exec``, a function that unpacks the values i
 step and builds the whole body in one ``bytes.join`` over a tuple whose constant parts
 (type byte, element name, NUL, the next element's header) are merged at generation time.
 
-A shape is the exact key tuple and the exact value types: ``(("a", "b"), (str, int))``
-for a dict, ``(str, str)`` for a list. Only exact ``dict``/``list`` containers, exact
+A shape is the exact keys and the exact value types: ``("a", "b", str, int)`` for a dict, ``(str, str)`` for a list. Only exact ``dict``/``list`` containers, exact
 ``str`` keys without NUL, and the ten common value types (str, int, float, bool, None,
 ObjectId, datetime, dict, list, Int64) are generated; subclasses, other types,
 ``check_keys=True`` and top-level documents whose ``_id`` is not first stay on the

@@ -261,13 +261,13 @@ def _encode_document(
         if not check_keys:
             # A repeated shape has a generated encoder (encode_shapes.py).
             table = TOP_LEVEL_SHAPES if top_level else NESTED_SHAPES
-            names = tuple(document)
-            types = tuple(map(type, document.values()))
-            shape_key = (names, types)
+            # The keys then the value types, in one flat tuple (its halves are unambiguous).
+            shape_key = (*document, *map(type, document.values()))
             try:
                 shape_encoder = table.encoders[shape_key]
             except KeyError:
-                table.learn(shape_key, names, types)
+                half = len(shape_key) // 2
+                table.learn(shape_key, shape_key[:half], shape_key[half:])
             else:
                 if shape_encoder is not None:
                     return shape_encoder(document, opts)
