@@ -264,12 +264,20 @@ def _body_source(
                 ]
             else:
                 function = "decode_document" if element_type == 3 else "decode_array"
+                slot = f"slot{closing_index}"
+                namespace[slot] = namespace["slots"][closing_index]
+                # The place's own shape is tried inline (one call less per sub-document);
+                # if it raises, the enclosing document gives up and is decoded again by
+                # the general path, which gives the same result.
                 lines += [
                     f"stop = pos + {length_at - 1} + {size_name}",
                     f"if {size_name} < 5 or stop > end or data[stop]:",
                     f"    {fail}",
-                    f"{value} = {function}(data, pos + {length_at + 4}, stop, "
-                    f"slots[{closing_index}])",
+                    f"shape = {slot}.shape",
+                    f"{value} = None if shape is None else "
+                    f"shape.decode(data, pos + {length_at + 4}, stop)",
+                    f"if {value} is None:",
+                    f"    {value} = {function}(data, pos + {length_at + 4}, stop, {slot})",
                 ]
             lines.append("pos = stop + 1")
         segment_number += 1
