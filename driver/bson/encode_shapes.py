@@ -177,9 +177,22 @@ def _generate(
             elif kind is Int64:
                 expression(f"pack64({value})")
             elif kind is dict:
-                expression(f"encode_document({value}, False, opts, False)")
+                # The sub-document's own generated encoder, looked up inline (one call
+                # less per sub-document); unknown shapes go through the general entry,
+                # which learns them.
+                lines += [
+                    f"    sub = nested_encoders.get((*{value}, *map(type, {value}.values())))",
+                    f"    p{index} = encode_document({value}, False, opts, False) if sub is None "
+                    f"else sub({value}, opts)",
+                ]
+                expression(f"p{index}")
             elif kind is list:
-                expression(f"encode_array({value}, False, opts)")
+                lines += [
+                    f"    sub = array_encoders.get(tuple(map(type, {value})))",
+                    f"    p{index} = encode_array({value}, False, opts) if sub is None "
+                    f"else sub({value}, opts)",
+                ]
+                expression(f"p{index}")
             # None: the header alone.
     if pending:
         namespace[f"c{len(parts)}"] = pending
@@ -187,6 +200,8 @@ def _generate(
     body = f"join(({', '.join(parts)},))" if parts else "b''"
     lines += [f"    body = {body}", "    return pack32(len(body) + 5) + body + b'\\x00'"]
     namespace.update(_ENCODER_HOOKS)
+    namespace["nested_encoders"] = NESTED_SHAPES.encoders  # cleared in place, never replaced
+    namespace["array_encoders"] = ARRAY_SHAPES.encoders
     # The source holds only generated names and literals; the element names are bytes
     # constants in the namespace, never pasted into the source.
     exec("\n".join(lines), namespace)
