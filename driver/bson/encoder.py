@@ -27,6 +27,12 @@ from driver.bson.codec_options import (
     uuid_to_bytes,
 )
 from driver.bson.decimal128 import Decimal128
+from driver.bson.encode_shapes import (
+    ARRAY_SHAPES,
+    NESTED_SHAPES,
+    TOP_LEVEL_SHAPES,
+    install_general_encoder,
+)
 from driver.bson.objectid import ObjectId
 from driver.bson.raw import RawBSONDocument
 from driver.bson.types import (
@@ -251,7 +257,21 @@ def _encode_other_int(name: bytes, value: int) -> bytes:
 def _encode_document(
     document: Mapping[Any, Any], check_keys: bool, opts: CodecOptions, top_level: bool
 ) -> bytes:
-    if type(document) is not dict and isinstance(document, RawBSONDocument):
+    if type(document) is dict:
+        if not check_keys:
+            # A repeated shape has a generated encoder (encode_shapes.py).
+            table = TOP_LEVEL_SHAPES if top_level else NESTED_SHAPES
+            # The keys then the value types, in one flat tuple (its halves are unambiguous).
+            shape_key = (*document, *map(type, document.values()))
+            try:
+                shape_encoder = table.encoders[shape_key]
+            except KeyError:
+                half = len(shape_key) // 2
+                table.learn(shape_key, shape_key[:half], shape_key[half:])
+            else:
+                if shape_encoder is not None:
+                    return shape_encoder(document, opts)
+    elif isinstance(document, RawBSONDocument):
         return document.raw
     parts: list[bytes] = []
     items: Iterable[tuple[Any, Any]] = document.items()
@@ -264,6 +284,16 @@ def _encode_document(
 
 
 def _encode_array(values: Any, check_keys: bool, opts: CodecOptions) -> bytes:
+    if type(values) is list and not check_keys:
+        # Keyed by the value types alone: the index names follow from their number.
+        types = tuple(map(type, values))
+        try:
+            shape_encoder = ARRAY_SHAPES.encoders[types]
+        except KeyError:
+            ARRAY_SHAPES.learn(types, (), types)
+        else:
+            if shape_encoder is not None:
+                return shape_encoder(values, opts)
     parts: list[bytes] = []
     _encode_elements(
         parts, zip(_index_keys(len(values)), values, strict=False), check_keys, opts, True
@@ -295,3 +325,6 @@ def encode(
         raise InvalidDocument(
             "document is nested too deeply to encode (or contains itself)"
         ) from None
+
+
+install_general_encoder(_encode_document, _encode_array, _datetime_ms)

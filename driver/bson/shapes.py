@@ -5,7 +5,7 @@ types in the same order (a query batch, the items of an array, the sub-document 
 one place of every document). For such a *shape* (the sequence of element headers:
 type byte, name, NUL) this module generates a decoding function once, with ``exec``,
 that checks the expected headers and reads the values with their types already known
-(a run of fixed-size elements costs two ``struct`` unpacks: all its headers, compared
+(a run of fixed-size elements costs one ``struct`` unpack of all its headers, compared
 at once, and all its values), then builds the dict in one display with constant keys.
 That skips finding, slicing and decoding every element name and dispatching on its type
 byte, which is most of the per-element work of the general loop in ``decoder.py``.
@@ -161,9 +161,9 @@ def _body_source(
 
     Elements are read in *segments*: a run of fixed-size elements, closed by either the
     length prefix of a string/document/array or the end of the document. Each segment
-    costs two C calls: one ``struct`` unpack of all its headers, compared at once with the
-    expected ones, and one unpack of all its values; a string's length prefix comes with
-    the segment before it.
+    costs one C call: a ``struct`` unpack of all its headers and values, the headers then
+    compared at once with the expected ones; a string's length prefix comes with the
+    segment before it.
 
     Without ``size_check``, ``pos`` starts at the first element and ``end`` (the final
     NUL's offset) is known. With it, ``pos`` starts at the document's length prefix,
@@ -228,13 +228,25 @@ def _body_source(
             offset += size
             index += 1
         segment = str(segment_number)
-        namespace[f"headers{segment}"] = struct.Struct(_segment_formats(header_items)).unpack_from
-        namespace[f"expected{segment}"] = tuple(expected)
-        lines += [f"if headers{segment}(data, pos) != expected{segment}:", f"    {fail}"]
-        if names:  # (a segment of nulls has no values)
-            values = struct.Struct(_segment_formats(value_items)).unpack_from
-            namespace[f"values{segment}"] = values
-            lines.append(", ".join(names) + f", = values{segment}(data, pos)")
+        # One unpack reads the segment's headers and values together (in offset order);
+        # the headers are then compared at once with the expected ones.
+        header_names = [f"h{segment}_{number}" for number in range(len(header_items))]
+        combined = sorted(
+            [(item, name) for item, name in zip(header_items, header_names, strict=True)]
+            + [(item, name) for item, name in zip(value_items, names, strict=True)]
+        )
+        reader = struct.Struct(_segment_formats([item for item, _ in combined])).unpack_from
+        namespace[f"segment{segment}"] = reader
+        lines.append(", ".join(name for _, name in combined) + f", = segment{segment}(data, pos)")
+        if len(expected) == 1:
+            namespace[f"expected{segment}"] = expected[0]
+            lines += [f"if {header_names[0]} != expected{segment}:", f"    {fail}"]
+        else:
+            namespace[f"expected{segment}"] = tuple(expected)
+            lines += [
+                f"if ({', '.join(header_names)}) != expected{segment}:",
+                f"    {fail}",
+            ]
         if segment_number == 0 and size_check is not None:
             lines.append(size_check)
         lines += after
@@ -252,12 +264,20 @@ def _body_source(
                 ]
             else:
                 function = "decode_document" if element_type == 3 else "decode_array"
+                slot = f"slot{closing_index}"
+                namespace[slot] = namespace["slots"][closing_index]
+                # The place's own shape is tried inline (one call less per sub-document);
+                # if it raises, the enclosing document gives up and is decoded again by
+                # the general path, which gives the same result.
                 lines += [
                     f"stop = pos + {length_at - 1} + {size_name}",
                     f"if {size_name} < 5 or stop > end or data[stop]:",
                     f"    {fail}",
-                    f"{value} = {function}(data, pos + {length_at + 4}, stop, "
-                    f"slots[{closing_index}])",
+                    f"shape = {slot}.shape",
+                    f"{value} = None if shape is None else "
+                    f"shape.decode(data, pos + {length_at + 4}, stop)",
+                    f"if {value} is None:",
+                    f"    {value} = {function}(data, pos + {length_at + 4}, stop, {slot})",
                 ]
             lines.append("pos = stop + 1")
         segment_number += 1
