@@ -61,7 +61,21 @@ def _secondary_ok(request: Request, body: dict[str, Any]) -> bool:
     return isinstance(pref, dict) and pref.get("mode", "primary") != "primary"
 
 
-def _fail_point(member: Member, conn: ConnectionState, name: str) -> dict[str, Any] | None:
+def _application_name(conn: ConnectionState, name: str, body: dict[str, Any]) -> Any:
+    """The connection's appName; for the handshake itself, the one it is announcing.
+
+    A server reads the handshake's ``client`` metadata before it evaluates ``failCommand``,
+    so ``{failCommands: ["hello"], appName: ...}`` catches the very first hello of a
+    connection: that is how the CMAP integration tests block or fail connection setup."""
+    metadata = conn.client_metadata
+    if metadata is None and name in LEGACY_COMMANDS:
+        metadata = body.get("client")
+    application = metadata.get("application") if isinstance(metadata, dict) else None
+    return application.get("name") if isinstance(application, dict) else None
+
+
+def _fail_point(member: Member, conn: ConnectionState, name: str,
+                body: dict[str, Any]) -> dict[str, Any] | None:
     point = member.fail_points.get("failCommand")
     if point is None:
         return None
@@ -69,7 +83,7 @@ def _fail_point(member: Member, conn: ConnectionState, name: str) -> dict[str, A
     if name not in data.get("failCommands", []):
         return None
     app = data.get("appName")
-    if app is not None and (conn.client_metadata or {}).get("application", {}).get("name") != app:
+    if app is not None and _application_name(conn, name, body) != app:
         return None
     if point["remaining"] is not None:
         point["remaining"] -= 1
@@ -129,7 +143,7 @@ def _check_deadline(started: float, max_time: float | None) -> None:
 async def _run(ctx: Context, kind: str, handler: Any) -> Any:
     started = time.monotonic()
     max_time = _max_time_ms(ctx)
-    point = _fail_point(ctx.member, ctx.conn, ctx.name)
+    point = _fail_point(ctx.member, ctx.conn, ctx.name, ctx.body)
     if point is not None:
         if point.get("blockConnection"):
             # Like the server's, the block is not interruptible: maxTimeMS fires after it.

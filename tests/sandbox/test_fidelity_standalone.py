@@ -282,3 +282,25 @@ def test_unsupported_query_operator_is_a_clean_error(db: Any) -> None:
         db.u.find_one({"a": {"$noSuchOperator": 1}})
     assert info.value.code != 1  # not an InternalError: the client gets a real error shape
     assert db.u.find_one({"a": 1}, {"_id": 0}) == {"a": 1}  # and the connection still works
+
+
+def test_fail_point_app_name_catches_the_handshake_hello(standalone: SandboxCluster) -> None:
+    # The CMAP integration tests block or fail connection setup this way: the fail point's
+    # appName must match the very hello that announces it.
+    address = standalone.members[0].address
+    rawwire.command(address, {"configureFailPoint": "failCommand", "mode": {"times": 1},
+                              "data": {"failCommands": ["hello"], "errorCode": 91,
+                                       "appName": "handshake-fp"}, "$db": "admin"})
+
+    def handshake(app_name: str) -> dict[str, Any]:
+        return rawwire.command(address, {"hello": 1, "$db": "admin",
+                                         "client": {"application": {"name": app_name}}})
+
+    try:
+        assert handshake("another-app")["ok"] == 1  # not the fail point's appName
+        failed = handshake("handshake-fp")
+        assert (failed["ok"], failed["code"]) == (0, 91)
+        assert handshake("handshake-fp")["ok"] == 1  # times: 1 is used up
+    finally:
+        rawwire.command(address, {"configureFailPoint": "failCommand", "mode": "off",
+                                  "$db": "admin"})

@@ -5,12 +5,12 @@ connections, on real threads with real timing, as the format's README describes
 (start/wait/waitForThread/waitForEvent/checkOut/checkIn/clear/close/ready, ``ignore``,
 ``poolOptions``, ``events``, ``error``).
 
-``style: integration`` files (they carry ``runOn``/``failPoint``) need a real server's
-fail points: their real-server variant is skipped by rule. They also run here in an
-*emulated* variant where the factory plays the fail point (``blockConnection`` sleeps
-``blockTimeMS``, ``errorCode`` raises that server error, ``closeConnection`` a network
-error, ``mode.times`` counts), and where the SDAM reaction to a background connection
-error is a ``pool.clear()``, which is what the topology does.
+``style: integration`` files (they carry ``runOn``/``failPoint``) run against a sandbox
+standalone over real sockets: the runner sets the file's ``failCommand`` fail point with
+``configureFailPoint`` (it blocks or fails the handshake ``hello`` of connections whose
+appName is the file's), gives the pool the driver's real connector with that appName, and
+turns the fail point off afterwards. What SDAM does with a background (minPoolSize)
+connection error is played by ``pool.clear()``, which is what the topology does.
 
 Error messages: the spec's sentence must appear in ours (case-insensitively); we add the
 address and the figures after it, so plain equality would be the wrong test.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,10 @@ from driver.cmap.events import (
     PoolReadyEvent,
 )
 from driver.cmap.pool import Pool, PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
-from driver.errors import AutoReconnect, OperationFailure, WaitQueueTimeoutError
+from driver.errors import WaitQueueTimeoutError
+from driver.net.connection import connector
+from driver.net.settings import ConnectionSettings
+from sandbox.cluster import SandboxCluster
 from tests.driver.pool_helpers import wait_no_pool_threads
 from tests.specdata import load, missing, params_or_missing, spec_files
 
@@ -85,7 +89,7 @@ POOL_OPTIONS = {
     "waitQueueTimeoutMS": "wait_queue_timeout_ms",
     "backgroundThreadIntervalMS": "background_thread_interval_ms",
 }
-IGNORED_POOL_OPTIONS = {"appName"}  # only selects the fail point's target connections
+APP_NAME_OPTION = "appName"  # a connection setting (the fail point's filter), not a pool one
 
 
 def _is_integration(test: dict[str, Any]) -> bool:
@@ -111,41 +115,6 @@ class FakeConnection:
 
     def close(self) -> None:
         self.closed = True
-
-
-class FailPointFactory:
-    """``connect()`` that plays a ``failCommand`` fail point on ``hello`` (or none)."""
-
-    def __init__(self, fail_point: dict[str, Any] | None) -> None:
-        self.release = threading.Event()  # set at teardown: blocked handshakes give up
-        self._lock = threading.Lock()
-        self._data: dict[str, Any] = {}
-        self._times: int | None = 0
-        if fail_point is not None:
-            self._data = fail_point.get("data", {})
-            mode = fail_point["mode"]
-            self._times = None if mode == "alwaysOn" else int(mode["times"])
-
-    def _active(self) -> bool:
-        with self._lock:
-            if self._times is None:
-                return True
-            if self._times > 0:
-                self._times -= 1
-                return True
-            return False
-
-    def __call__(self) -> FakeConnection:
-        if self._data and self._active():
-            if self._data.get("blockConnection"):
-                if self.release.wait(self._data.get("blockTimeMS", 0) / 1000):
-                    raise AutoReconnect("test ended while the handshake was blocked")
-            if "errorCode" in self._data:
-                code = self._data["errorCode"]
-                raise OperationFailure(f"hello failed (fail point, code {code})", code)
-            if self._data.get("closeConnection"):
-                raise AutoReconnect(f"connection closed by the fail point ({ADDRESS[0]})")
-        return FakeConnection()
 
 
 class Recorder(ConnectionPoolListener):
@@ -212,20 +181,25 @@ class Worker:
 
 
 class Runner:
-    def __init__(self, test: dict[str, Any]) -> None:
+    """Runs one file's operations on a pool whose connections ``connect()`` makes."""
+
+    def __init__(self, test: dict[str, Any], address: tuple[str, int],
+                 connect: Callable[..., Any]) -> None:
         options = {}
         for key, value in test.get("poolOptions", {}).items():
-            if key in IGNORED_POOL_OPTIONS:
-                continue
-            options[POOL_OPTIONS[key]] = value
-        self.factory = FailPointFactory(test.get("failPoint"))
+            if key != APP_NAME_OPTION:
+                options[POOL_OPTIONS[key]] = value
         self.recorder = Recorder()
         self.labels: dict[str, PooledConnection] = {}
+        # Every connection still checked out: teardown checks them in, so that a real
+        # connection (a socket) left with a thread the test never resumes gets closed.
+        self.checked_out: list[PooledConnection] = []
+        self._checked_out_lock = threading.Lock()
         self.workers: dict[str, Worker] = {}
         self.pool = Pool(
-            ADDRESS,
+            address,
             PoolOptions(**options),
-            self.factory,
+            connect,
             [self.recorder],
             # What SDAM does with a background (minPoolSize) connection error.
             on_background_error=lambda error: self.pool.clear(cause=error),
@@ -262,10 +236,15 @@ class Runner:
             )
         elif name == "checkOut":
             conn = self.pool.checkout()
+            with self._checked_out_lock:
+                self.checked_out.append(conn)
             if "label" in op:
                 self.labels[op["label"]] = conn
         elif name == "checkIn":
-            self.pool.checkin(self.labels[op["connection"]])
+            conn = self.labels[op["connection"]]
+            with self._checked_out_lock:
+                self.checked_out.remove(conn)
+            self.pool.checkin(conn)
         elif name == "clear":
             self.pool.clear(op.get("interruptInUseConnections", False))
         elif name == "close":
@@ -276,13 +255,14 @@ class Runner:
             raise AssertionError(f"unknown operation {name!r}")
 
     def teardown(self) -> None:
-        self.factory.release.set()
         self.pool.close()
         for worker in self.workers.values():
             worker.stop()
         for worker in self.workers.values():
             worker.thread.join(THREAD_JOIN_TIMEOUT)
             assert not worker.thread.is_alive(), f"{worker.thread.name} is stuck"
+        for conn in self.checked_out:
+            self.pool.checkin(conn)  # the pool is closed: this closes the connection
         wait_no_pool_threads(within=2.0)
 
 
@@ -336,14 +316,65 @@ def check_outcome(test: dict[str, Any], runner: Runner, error: BaseException | N
             raise AssertionError(f"{exc}\nall events: {names}") from None
 
 
-def run_file(path: Path) -> None:
-    test = load(path)
-    runner = Runner(test)
+def run_operations(test: dict[str, Any], address: tuple[str, int],
+                   connect: Callable[..., Any]) -> None:
+    runner = Runner(test, address, connect)
     try:
         error = runner.run(test["operations"])
         check_outcome(test, runner, error)
     finally:
         runner.teardown()
+
+
+# --- the sandbox server and its fail point ----------------------------------------------
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxCluster]:
+    with SandboxCluster("standalone") as cluster:
+        yield cluster
+
+
+def _admin_command(address: tuple[str, int], command: dict[str, Any]) -> dict[str, Any]:
+    """One admin command on a connection of its own (no appName: no fail point catches it)."""
+    conn = connector(address, ConnectionSettings(connect_timeout=10.0))()
+    try:
+        return dict(conn.command("admin", command))
+    finally:
+        conn.close()
+
+
+def _server_address(cluster: SandboxCluster) -> tuple[str, int]:
+    host, _, port = cluster.members[0].address.rpartition(":")
+    return host, int(port)
+
+
+def _check_run_on(test: dict[str, Any], address: tuple[str, int]) -> None:
+    """The sandbox must meet the file's ``runOn``: a case is never skipped for it."""
+    version = _admin_command(address, {"buildInfo": 1})["version"]
+    wanted = [entry.get("minServerVersion", "0") for entry in test.get("runOn", [])]
+    assert not wanted or any(_version_tuple(version) >= _version_tuple(w) for w in wanted), (
+        f"the sandbox reports {version}; the file wants one of {wanted}"
+    )
+
+
+def run_against_server(test: dict[str, Any], cluster: SandboxCluster) -> None:
+    address = _server_address(cluster)
+    _check_run_on(test, address)
+    app_name = test.get("poolOptions", {}).get(APP_NAME_OPTION)
+    connect = connector(address, ConnectionSettings(appname=app_name, connect_timeout=10.0))
+    fail_point = test["failPoint"]
+    _admin_command(address, fail_point)
+    try:
+        run_operations(test, address, connect)
+    finally:
+        # "the test runner MUST disable the fail point" once the test is done.
+        _admin_command(address, {"configureFailPoint": fail_point["configureFailPoint"],
+                                 "mode": "off"})
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -355,21 +386,13 @@ def test_cmap_unit(path: Path | None) -> None:
     if path is None:
         missing(SUITE)
     assert path is not None
-    run_file(path)
+    run_operations(load(path), ADDRESS, FakeConnection)
 
 
 @pytest.mark.spec
 @pytest.mark.parametrize("path", params_or_missing(_files(integration=True)))
-def test_cmap_integration_real_server(path: Path | None) -> None:
-    if path is None:
-        missing(SUITE)
-    pytest.skip("style: integration needs a real MongoDB server's failCommand fail points")
-
-
-@pytest.mark.spec
-@pytest.mark.parametrize("path", params_or_missing(_files(integration=True)))
-def test_cmap_integration_emulated_fail_point(path: Path | None) -> None:
+def test_cmap_integration(path: Path | None, server: SandboxCluster) -> None:
     if path is None:
         missing(SUITE)
     assert path is not None
-    run_file(path)
+    run_against_server(load(path), server)
