@@ -140,7 +140,7 @@ class ConnectionDialog(QDialog):
         self.uri_edit.textEdited.connect(self._on_uri_edited)
         self.uri_edit.editingFinished.connect(self._on_uri_finished)
         self.reveal = QCheckBox("Show passwords")
-        self.reveal.toggled.connect(lambda _checked: self._render_uri())
+        self.reveal.toggled.connect(self._on_reveal_toggled)
         uri_row.addWidget(QLabel("URI"))
         uri_row.addWidget(self.uri_edit, 1)
         uri_row.addWidget(self.reveal)
@@ -288,6 +288,22 @@ class ConnectionDialog(QDialog):
         self.other_error = _error_label()
         form.addRow("Other options", labelled(self.other_table, self.other_error))
         form.addRow("", add)
+
+    def _secret_fields(self) -> list[QLineEdit]:
+        """The form's password editors: "Show passwords" reveals them with the URI."""
+        fields = [self.password_edit]
+        for widget in self.options.values():
+            if widget.spec.kind == "password" and isinstance(widget.editor, QLineEdit):
+                fields.append(widget.editor)
+        return fields
+
+    def _on_reveal_toggled(self, checked: bool) -> None:
+        # One toggle for every place a password shows, so the URI and the form never
+        # disagree about whether secrets are on screen.
+        mode = QLineEdit.EchoMode.Normal if checked else QLineEdit.EchoMode.Password
+        for field in self._secret_fields():
+            field.setEchoMode(mode)
+        self._render_uri()
 
     def _on_api_changed(self) -> None:
         enabled = self.api_version.currentText() != "none"
