@@ -172,9 +172,13 @@ def test_real_world_round_trip(make_dialog, uri):
     rebuilt = dialog._cs_from_form()  # the form alone, without the parsed value
     assert rebuilt == parse_uri(uri)
     assert parse_uri(dialog.uri()) == parse_uri(uri)
-    # URI field → form → URI field again gives the same masked text.
-    second = make_dialog(dialog.uri())
+    # The field keeps the string exactly as given (only its secrets masked), and the
+    # same text loads the same way again.
+    assert dialog.uri_as_given() == uri
+    second = make_dialog(dialog.uri_as_given())
     assert second.uri_edit.text() == dialog.uri_edit.text()
+    second.reveal.setChecked(True)
+    assert second.uri_edit.text() == uri
 
 
 @pytest.mark.parametrize(
@@ -238,7 +242,7 @@ def test_password_masked_until_revealed_and_escaped(make_dialog):
 def test_pasted_uri_is_masked_immediately(make_dialog):
     dialog = make_dialog("mongodb://localhost")
     _type(dialog.uri_edit, "mongodb://bob:hunter2@db.example/")
-    assert dialog.uri_edit.text() == "mongodb://bob:****@db.example"
+    assert dialog.uri_edit.text() == "mongodb://bob:****@db.example/"  # only masked
     assert "hunter2" in dialog.uri()
 
 
