@@ -2,22 +2,25 @@
 
 The single source of truth is a ``driver.connection_string.uri.ConnectionString``: editing the URI parses
 it (``parse_uri``) and refills the form; editing the form builds a new value
-(``ConnectionString.build``) and rewrites the URI. Whatever the driver refuses is shown
+(``ConnectionString.build``) and changes only the part of the URI text it concerns
+(``uri_text.edit_text``): the user's option names, case, order, repeated and unknown
+options stay as they wrote them. Whatever the driver refuses is shown
 with the driver's own message beside the field it concerns (and the URI field), and
 Connect stays disabled until the string is valid. While the typed URI is invalid the
 form is disabled, so a form edit cannot overwrite what the user is typing.
 
 The URI field is never rewritten under the user's fingers: while they type, the text
-stays exactly as typed and only the form follows; the text is normalised (and its
-passwords masked) on a paste, or when editing finishes (focus out, Enter), and only if
-it parses. Options the driver ignores stay in the text, with a warning beside it.
+stays exactly as typed and only the form follows; its passwords are masked on a
+paste, or when editing finishes (focus out, Enter), and only if it parses. Options the
+driver ignores stay in the text, with a warning beside it.
 
 Passwords: the URI field shows ``****`` for every password until "Show passwords" is
 ticked; a ``****`` left in the text stands for the password the dialog already holds
 (never the literal password "****": without one it is an error). A pasted Atlas string
 with a ``<password>`` placeholder moves focus to the password field instead of using
 the placeholder (on paste or when editing finishes, never mid-typing). Passwords typed
-in the form are percent-escaped by ``to_uri``.
+in the form are percent-escaped by ``to_uri``. "Show passwords" reveals the URI's and the
+form's password fields together.
 
 "Test connection" runs through ``ClientService`` on the worker pool with a Cancel
 button; the dialog stays responsive.
@@ -55,12 +58,12 @@ from app.connect.form import FORM_OPTIONS, OPTION_FIELDS, OptionWidget, format_v
 from app.connect.secrets import split_secrets
 from app.connect.uri_text import (
     PLACEHOLDER,
-    append_pairs,
+    edit_text,
     file_problem,
     is_paste,
+    mask_text,
     parse_quietly,
     restore_masked,
-    unknown_pairs,
 )
 from app.services.client_service import ClientFactory, ClientService, default_client_factory
 from app.services.worker import Superseded, WorkerPool
@@ -108,7 +111,9 @@ class ConnectionDialog(QDialog):
         # text gets its real password from after the text went through invalid states.
         self._last_good: ConnectionString | None = None
         self._uri_before = ""  # the field's text before the current edit
-        self._unknown: list[str] = []  # raw pairs the driver ignores, kept in the text
+        # The connection string as the user gave it (their option names, case and
+        # order), with the real secrets: what the URI field shows, masked or not.
+        self._text = ""
         self._driver_notes: list[str] = []  # the driver's warnings on the last parse
         self._keychain_noted = False
         self._updating = False
@@ -140,7 +145,7 @@ class ConnectionDialog(QDialog):
         self.uri_edit.textEdited.connect(self._on_uri_edited)
         self.uri_edit.editingFinished.connect(self._on_uri_finished)
         self.reveal = QCheckBox("Show passwords")
-        self.reveal.toggled.connect(lambda _checked: self._render_uri())
+        self.reveal.toggled.connect(self._on_reveal_toggled)
         uri_row.addWidget(QLabel("URI"))
         uri_row.addWidget(self.uri_edit, 1)
         uri_row.addWidget(self.reveal)
@@ -289,6 +294,22 @@ class ConnectionDialog(QDialog):
         form.addRow("Other options", labelled(self.other_table, self.other_error))
         form.addRow("", add)
 
+    def _secret_fields(self) -> list[QLineEdit]:
+        """The form's password editors: "Show passwords" reveals them with the URI."""
+        fields = [self.password_edit]
+        for widget in self.options.values():
+            if widget.spec.kind == "password" and isinstance(widget.editor, QLineEdit):
+                fields.append(widget.editor)
+        return fields
+
+    def _on_reveal_toggled(self, checked: bool) -> None:
+        # One toggle for every place a password shows, so the URI and the form never
+        # disagree about whether secrets are on screen.
+        mode = QLineEdit.EchoMode.Normal if checked else QLineEdit.EchoMode.Password
+        for field in self._secret_fields():
+            field.setEchoMode(mode)
+        self._render_uri()
+
     def _on_api_changed(self) -> None:
         enabled = self.api_version.currentText() != "none"
         self.api_strict.setEnabled(enabled)
@@ -314,7 +335,7 @@ class ConnectionDialog(QDialog):
         read-only checkbox's setting; returns its id."""
         if self.favorites is None or self._cs is None or self._password_pending:
             raise ValueError("there is no valid connection to save")
-        uri = self.uri()
+        uri = self.uri_as_given()
         favorite = self.favorites.save_favorite(name, uri, folder=folder, color=color,
                                                 read_only=self.read_only)
         if self.favorites_panel is not None:
@@ -345,7 +366,7 @@ class ConnectionDialog(QDialog):
 
     def accept(self) -> None:
         if self.favorites is not None and self._cs is not None:
-            self.favorites.add_recent(self.uri())
+            self.favorites.add_recent(self.uri_as_given())
         super().accept()
 
     # -- public values --------------------------------------------------------------
@@ -356,6 +377,11 @@ class ConnectionDialog(QDialog):
     def uri(self) -> str:
         """The real connection string (with passwords) to connect with."""
         return self._cs.to_uri() if self._cs is not None else ""
+
+    def uri_as_given(self) -> str:
+        """The same connection as the user wrote it (their option names and order),
+        with passwords: what a favorite or a recent keeps."""
+        return self._text if self._cs is not None else ""
 
     def server_api(self) -> dict[str, Any] | None:
         """``ServerApi`` keyword arguments, or None (Stable API is not a URI option)."""
@@ -399,12 +425,13 @@ class ConnectionDialog(QDialog):
             self._refresh_buttons()
             return
         self._set_form_enabled(True)
-        self._unknown = unknown_pairs(text)
         # An Atlas-style "<password>" placeholder stays in the value (mechanisms such as
         # PLAIN need some password to be valid) but is never connected with: the
         # password field gets the focus and Connect waits for a real one.
         self._password_pending = cs.password is not None and bool(PLACEHOLDER.match(cs.password))
         self._cs = self._last_good = cs
+        # The typed text with each ``****`` replaced by the secret it stands for.
+        self._text = edit_text(text, cs)
         self._fill_form(cs)
         self._driver_notes = notes
         self._show_uri_warnings()
@@ -512,6 +539,7 @@ class ConnectionDialog(QDialog):
             return
         self._form_error = False
         self._cs = self._last_good = cs
+        self._text = edit_text(self._text, cs)  # only the part the form changed
         self._show_uri_warnings()
         self._render_uri()
         self._refresh_buttons()
@@ -568,12 +596,8 @@ class ConnectionDialog(QDialog):
     def _render_uri(self, keep_cursor: bool = False) -> None:
         if self._cs is None:
             return
-        # A placeholder is no secret: show it as the user pasted it.
-        reveal = self.reveal.isChecked() or self._password_pending
-        text = self._cs.to_uri(redact_password=not reveal)
-        if self._password_pending and self._cs.password is not None:
-            text = text.replace(_escaped(self._cs.password), self._cs.password, 1)
-        text = append_pairs(text, self._unknown)
+        # mask_text shows a <password> placeholder as it is: it is no secret.
+        text = self._text if self.reveal.isChecked() else mask_text(self._text)
         self._uri_before = text
         if text == self.uri_edit.text():
             return
@@ -678,12 +702,6 @@ class ConnectionDialog(QDialog):
         if self._own_pool:
             self._pool.shutdown(wait=False)
         super().done(result)
-
-
-def _escaped(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
 
 
 def _host_text(host: tuple[str, int | None]) -> str:

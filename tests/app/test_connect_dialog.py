@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLineEdit
 
 from app.connect.dialog import ConnectionDialog
@@ -173,9 +173,13 @@ def test_real_world_round_trip(make_dialog, uri):
     rebuilt = dialog._cs_from_form()  # the form alone, without the parsed value
     assert rebuilt == parse_uri(uri)
     assert parse_uri(dialog.uri()) == parse_uri(uri)
-    # URI field → form → URI field again gives the same masked text.
-    second = make_dialog(dialog.uri())
+    # The field keeps the string exactly as given (only its secrets masked), and the
+    # same text loads the same way again.
+    assert dialog.uri_as_given() == uri
+    second = make_dialog(dialog.uri_as_given())
     assert second.uri_edit.text() == dialog.uri_edit.text()
+    second.reveal.setChecked(True)
+    assert second.uri_edit.text() == uri
 
 
 @pytest.mark.parametrize(
@@ -239,7 +243,7 @@ def test_password_masked_until_revealed_and_escaped(make_dialog):
 def test_pasted_uri_is_masked_immediately(make_dialog):
     dialog = make_dialog("mongodb://localhost")
     _type(dialog.uri_edit, "mongodb://bob:hunter2@db.example/")
-    assert dialog.uri_edit.text() == "mongodb://bob:****@db.example"
+    assert dialog.uri_edit.text() == "mongodb://bob:****@db.example/"  # only masked
     assert "hunter2" in dialog.uri()
 
 
@@ -333,3 +337,22 @@ def test_plain_favorite_without_its_password_asks_for_it(make_dialog):
     assert not dialog.connect_button.isEnabled()
     _type(dialog.password_edit, "pw")
     assert parse_uri(dialog.uri()).password == "pw" and dialog.connect_button.isEnabled()
+
+
+def test_show_passwords_reveals_and_hides_the_form_fields_with_the_uri(make_dialog, qtbot):
+    dialog = make_dialog("mongodb://alice:s3cret@h/?tls=true&tlsCertificateKeyFilePassword=kp")
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    key_password = dialog.options["tlsCertificateKeyFilePassword"].editor
+    hidden = (dialog.password_edit.displayText(), key_password.displayText())
+    assert "s3cret" not in hidden[0] and "kp" not in hidden[1]
+    assert "****" in dialog.uri_edit.text()
+    qtbot.mouseClick(dialog.reveal, Qt.MouseButton.LeftButton)
+    assert dialog.reveal.isChecked()
+    assert dialog.password_edit.displayText() == "s3cret"
+    assert key_password.displayText() == "kp"
+    assert "alice:s3cret@" in dialog.uri_edit.text() and "Password=kp" in dialog.uri_edit.text()
+    qtbot.mouseClick(dialog.reveal, Qt.MouseButton.LeftButton)
+    assert not dialog.reveal.isChecked()
+    assert (dialog.password_edit.displayText(), key_password.displayText()) == hidden
+    assert "s3cret" not in dialog.uri_edit.text() and "Password=kp" not in dialog.uri_edit.text()
