@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from driver.common import validate_database_name
-from driver.connection_string.srv import SrvMonitor
+from driver.connection_string.srv_polling import SrvMonitor, monitor_for_client
 from driver.database import Database
 from driver.errors import ConfigurationError, InvalidOperation, PyMongoError
 from driver.events import global_listeners, of_family
@@ -160,8 +160,8 @@ class MongoClient:
         # to the topology, but only while it is Sharded or Unknown; never load balanced.
         monitor = None
         if not self._options.load_balanced:
-            monitor = self._options.make_srv_monitor(
-                topology.on_srv_update, should_poll=lambda: topology.accepts_srv_updates
+            monitor = monitor_for_client(
+                self._options, topology.on_srv_update, should_poll=lambda: topology.accepts_srv_updates
             )
         self._srv_monitor = monitor
         if monitor is not None:

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driver.auth.credentials import MongoCredential
 from driver.concern import ReadConcern, WriteConcern
@@ -38,17 +38,14 @@ from driver.connection_string.options_table import (
     validate_option,
 )
 from driver.connection_string.parse import DEFAULT_PORT, parse_host
-from driver.connection_string.srv import (
-    DEFAULT_SERVICE_NAME,
-    SrvMonitor,
-    SrvResolution,
-    make_rescan,
-    resolve_connection_string,
-)
+from driver.connection_string.srv import DEFAULT_SERVICE_NAME, resolve_connection_string
 from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
 from driver.errors import ConfigurationError
 from driver.read_preferences import ServerMode
 from driver.server_api import ServerApi
+
+if TYPE_CHECKING:
+    from driver.connection_string.srv import SrvResolution
 
 Address = tuple[str, int]
 
@@ -340,33 +337,6 @@ class ClientOptions:
     def dns_resolver(self) -> Any:
         """The injected resolver (``dns_resolver`` keyword), or None for the system's."""
         return self.extra.get("dns_resolver")
-
-    def make_srv_monitor(
-        self,
-        on_change: Callable[[list[Address]], None],
-        should_poll: Callable[[], bool] | None = None,
-    ) -> SrvMonitor | None:
-        """The SRV poller for a ``mongodb+srv://`` client (None otherwise), not started.
-
-        ``on_change`` gets each new host list; ``should_poll`` should return True only
-        while the topology is Sharded or Unknown (polling spec).
-        """
-        if not self.scheme_srv or self.srv_host is None:
-            return None
-        lifetime = self.connect_timeout_ms / 1000 if self.connect_timeout_ms else 20.0
-        rescan = make_rescan(
-            self.srv_host, self.srv_service_name, resolver=self.dns_resolver, lifetime=lifetime
-        )
-        resolution = self.srv_resolution
-        return SrvMonitor(
-            rescan,
-            on_change,
-            initial_hosts=self.seeds,
-            initial_ttl=resolution.ttl if resolution is not None else None,
-            heartbeat_frequency_ms=self.heartbeat_frequency_ms,
-            srv_max_hosts=self.srv_max_hosts,
-            should_poll=should_poll,
-        )
 
     def __repr__(self) -> str:
         return f"ClientOptions({self.connection_string.to_uri(redact_password=True)!r}, seeds={self.seeds!r})"

@@ -1,8 +1,9 @@
-"""``mongodb+srv://``: SRV and TXT look-ups, their validation, and SRV polling.
+"""``mongodb+srv://``: SRV and TXT look-ups and their validation.
 
-Follows the initial DNS seedlist discovery specification and the polling
-specification ("initial-dns-seedlist-discovery.md" and
-"polling-srv-records-for-mongos-discovery.md" in mongodb/specifications):
+Follows the initial DNS seedlist discovery specification
+("initial-dns-seedlist-discovery.md" in mongodb/specifications); re-polling the records
+afterwards is ``srv_polling`` (its own specification, machinery the option rules in
+``client_options`` do not need):
 
 * ``_{srvServiceName}._tcp.{host}`` SRV records give the seeds; every target "MUST
   ... share the original SRV's {domainname}" and, for a host of one or two labels,
@@ -11,9 +12,6 @@ specification ("initial-dns-seedlist-discovery.md" and
   ``loadBalanced``; options in the connection string or the keyword arguments win;
 * TLS is on unless the user turned it off ("a driver MUST implicitly also enable TLS");
 * ``srvMaxHosts`` picks that many seeds at random (a Fisher-Yates shuffle);
-* ``SrvMonitor`` re-polls while the topology is Sharded or Unknown, every
-  max(lowest TTL, ``rescanSRVIntervalMS``) seconds, or every ``heartbeatFrequencyMS``
-  after a failed poll, which keeps the old host list.
 
 The resolver is injectable: a ``dns.resolver.Resolver`` (e.g. pointed at a test server)
 or any callable ``(name, rdtype) -> iterable of records``. Every DNS failure of the
@@ -24,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +39,6 @@ log = logging.getLogger("driver.connection_string.srv")
 Address = tuple[str, int]
 ResolverLike = dns.resolver.Resolver | Callable[[str, str], Iterable[Any]]
 DEFAULT_SERVICE_NAME = "mongodb"
-DEFAULT_RESCAN_SRV_INTERVAL_MS = 60_000
 DEFAULT_LIFETIME_S = 20.0
 
 
@@ -248,156 +244,13 @@ def resolve_connection_string(
     )
 
 
-def updated_host_list(
-    current: Sequence[Address],
-    found: Sequence[Address],
-    srv_max_hosts: int = 0,
-    rng: random.Random | None = None,
-) -> list[Address]:
-    """The polling spec's update: drop hosts no longer listed, keep the others
-    untouched, add new ones (at random, up to ``srv_max_hosts`` in total)."""
-    kept = [host for host in current if host in found]
-    new = [host for host in found if host not in current]
-    if srv_max_hosts > 0 and len(found) > srv_max_hosts:
-        (rng or random.Random()).shuffle(new)
-        new = new[: max(0, srv_max_hosts - len(kept))]
-    return kept + new
-
-
-def make_rescan(
-    srv_host: str,
-    service_name: str = DEFAULT_SERVICE_NAME,
-    *,
-    resolver: ResolverLike | None = None,
-    lifetime: float = DEFAULT_LIFETIME_S,
-) -> Callable[[], SrvRecords]:
-    """The rescan callable for ``SrvMonitor``: SRV only, invalid targets dropped."""
-
-    def rescan() -> SrvRecords:
-        return resolve_srv(
-            srv_host, service_name, resolver=resolver, lifetime=lifetime, strict=False
-        )
-
-    return rescan
-
-
-class SrvMonitor:
-    """A thread that calls ``rescan`` periodically and reports a changed host list.
-
-    ``on_change(hosts)`` runs on the monitor thread with the new list. A rescan that
-    raises or finds no verified host keeps the old list and retries after
-    ``heartbeat_frequency_ms`` (polling spec: "MUST NOT change the topology ... MUST
-    temporarily set rescanSRVIntervalMS to heartbeatFrequencyMS"). ``should_poll``
-    lets the topology pause polling unless it is Sharded or Unknown.
-    """
-
-    def __init__(
-        self,
-        rescan: Callable[[], SrvRecords],
-        on_change: Callable[[list[Address]], None],
-        *,
-        initial_hosts: Sequence[Address],
-        initial_ttl: int | None = None,
-        rescan_srv_interval_ms: int = DEFAULT_RESCAN_SRV_INTERVAL_MS,
-        heartbeat_frequency_ms: int = 10_000,
-        srv_max_hosts: int = 0,
-        should_poll: Callable[[], bool] | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._rescan = rescan
-        self._on_change = on_change
-        self._hosts = list(initial_hosts)
-        self._floor_ms = rescan_srv_interval_ms
-        self._heartbeat_ms = heartbeat_frequency_ms
-        self._srv_max_hosts = srv_max_hosts
-        self._should_poll = should_poll
-        self._rng = rng or random.Random()
-        self._interval_ms = self._interval_for(initial_ttl)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-
-    def _interval_for(self, ttl: int | None) -> int:
-        # "MUST be set to the lowest of the individual TTL values ... but MUST NOT be
-        # lower than 60 seconds" (the floor is configurable for tests).
-        return max(ttl * 1000, self._floor_ms) if ttl is not None else self._floor_ms
-
-    @property
-    def hosts(self) -> list[Address]:
-        """The current host list."""
-        with self._lock:
-            return list(self._hosts)
-
-    @property
-    def interval_ms(self) -> int:
-        """Milliseconds until the next rescan after the last one ended."""
-        return self._interval_ms
-
-    def start(self) -> None:
-        """Start the polling thread (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="binnacle-srv-monitor", daemon=True
-            )
-            self._thread.start()
-
-    def request_rescan(self) -> None:
-        """Rescan now instead of waiting for the interval."""
-        self._wake.set()
-
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop polling; joins the thread for at most ``timeout`` seconds."""
-        self._stopped = True
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def rescan_once(self) -> bool:
-        """One rescan on the calling thread; True when the host list changed."""
-        try:
-            found = self._rescan()
-        except Exception as exc:  # noqa: BLE001 - any failure keeps the old list
-            log.warning("SRV rescan failed, keeping %d hosts: %s", len(self._hosts), exc)
-            self._interval_ms = self._heartbeat_ms
-            return False
-        if not found.hosts:
-            log.warning("SRV rescan found no valid host, keeping %d hosts", len(self._hosts))
-            self._interval_ms = self._heartbeat_ms
-            return False
-        self._interval_ms = self._interval_for(found.ttl)
-        with self._lock:
-            new = updated_host_list(self._hosts, found.hosts, self._srv_max_hosts, self._rng)
-            changed = new != self._hosts
-            self._hosts = new
-        if changed and not self._stopped:
-            try:
-                self._on_change(list(new))
-            except Exception:  # noqa: BLE001 - a listener bug must not stop polling
-                log.exception("SRV monitor callback failed")
-        return changed
-
-    def _run(self) -> None:
-        while not self._stopped:
-            self._wake.wait(self._interval_ms / 1000)
-            self._wake.clear()
-            if self._stopped:
-                return
-            if self._should_poll is None or self._should_poll():
-                self.rescan_once()
-
-
 __all__ = [
-    "DEFAULT_RESCAN_SRV_INTERVAL_MS",
-    "SrvMonitor",
     "SrvRecords",
     "SrvResolution",
-    "make_rescan",
     "resolve_connection_string",
     "resolve_srv",
     "resolve_txt",
     "select_hosts",
     "srv_record_name",
     "target_is_valid",
-    "updated_host_list",
 ]

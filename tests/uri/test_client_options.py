@@ -181,3 +181,19 @@ def test_malformed_uri_in_host_list_is_invalid_uri() -> None:
         warnings.simplefilter("error")
         with pytest.raises(InvalidURI, match="port"):
             ClientOptions.from_inputs(["a", "mongodb://b:xyz"], None, {})
+
+
+def test_the_option_rules_do_not_import_the_srv_polling_machinery() -> None:
+    # Layering (issue 14): the client builds the SRV poller from the options; the rules
+    # module must not know the poller (it imported SrvMonitor before srv_polling.py).
+    import ast
+    from pathlib import Path
+
+    import driver.connection_string.client_options as rules
+
+    tree = ast.parse(Path(rules.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "driver.connection_string.srv_polling" not in modules
+    assert not imported & {"SrvMonitor", "make_rescan"}

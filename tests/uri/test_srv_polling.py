@@ -13,7 +13,13 @@ import time
 
 import pytest
 
-from driver.connection_string.srv import SrvMonitor, SrvRecords, make_rescan, updated_host_list
+from driver.connection_string.srv import SrvRecords
+from driver.connection_string.srv_polling import (
+    SrvMonitor,
+    make_rescan,
+    monitor_for_client,
+    updated_host_list,
+)
 from tests.timing import assert_prompt
 from tests.uri.dns_server import StubDnsServer
 
@@ -147,9 +153,9 @@ def test_client_options_build_a_monitor_for_srv_only(dns_server: StubDnsServer) 
         "mongodb+srv://poll.example.com/", None, {"dns_resolver": dns_server.resolver()}
     )
     changes: queue.Queue[list[tuple[str, int]]] = queue.Queue()
-    monitor = opts.make_srv_monitor(changes.put, should_poll=lambda: True)
+    monitor = monitor_for_client(opts, changes.put, should_poll=lambda: True)
     assert monitor is not None and sorted(monitor.hosts) == [A, B]
     assert monitor.interval_ms == 120_000  # the TTL of the initial answer
     dns_server.set_srv(NAME, [A])
     assert monitor.rescan_once() and changes.get_nowait() == [A]
-    assert ClientOptions.from_inputs("h", None, {}).make_srv_monitor(changes.put) is None
+    assert monitor_for_client(ClientOptions.from_inputs("h", None, {}), changes.put) is None
