@@ -4,26 +4,89 @@
 the replica-set term and the fail points; :class:`Member` holds one server's role, its
 ``topologyVersion`` (a ``processId`` that changes on restart and a counter that grows on every
 state change), its simulated latency and replication lag, counters for ``serverStatus`` and its
-open cursors. Elections are scheduled on the loop after ``election_delay`` seconds.
+open cursors (:class:`Cursor`: the rest of a result and where its batches are cut). Elections
+are scheduled on the loop after ``election_delay`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import bson
 from bson import Int64, ObjectId
 
 from sandbox.store import DataStore, WriteOptime
+from sandbox.wire import MAX_BSON_SIZE
 
 if TYPE_CHECKING:
     from sandbox.auth import UserCredential
-    from sandbox.commands.cursors import Cursor
+
+# Leave room for the reply envelope around a cursor's batch.
+MAX_BATCH_BYTES = MAX_BSON_SIZE - 16 * 1024
+
+
+@dataclass
+class Cursor:
+    cursor_id: int
+    namespace: str
+    items: Sequence[Any]
+    encoded: bool
+    position: int = 0
+    end: int = 0
+    connection_id: int = 0
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+
+    def take(self, batch_size: int | None) -> list[bytes]:
+        """The next batch (``batch_size`` None = as many as fit in 16 MiB)."""
+        self.last_used = time.time()
+        limit = self.end if batch_size is None else min(self.end, self.position + batch_size)
+        if self.position >= limit:
+            return []
+        if not self.encoded:
+            return self._take_documents(limit)
+        # Pre-encoded: find the 16 MiB cut with running sums computed in C, a window at a time.
+        start = pos = self.position
+        total = 0
+        while pos < limit:
+            window = self.items[pos:min(limit, pos + 65536)]
+            sums = list(itertools.accumulate(len(doc) + 8 for doc in window))
+            fits = bisect.bisect_right(sums, MAX_BATCH_BYTES - total)
+            if fits < len(window):
+                pos += max(fits, 1 if pos == start else 0)
+                break
+            total += sums[-1]
+            pos += len(window)
+        batch = list(self.items[start:pos])
+        self.position = pos
+        return batch
+
+    def _take_documents(self, limit: int) -> list[bytes]:
+        batch: list[bytes] = []
+        size = 0
+        encode = bson.encode
+        pos = self.position
+        while pos < limit:
+            doc = encode(self.items[pos])
+            size += len(doc) + 8
+            if batch and size > MAX_BATCH_BYTES:
+                break
+            batch.append(doc)
+            pos += 1
+        self.position = pos
+        return batch
+
+    @property
+    def exhausted(self) -> bool:
+        return self.position >= self.end
+
 
 PRIMARY = "PRIMARY"
 SECONDARY = "SECONDARY"

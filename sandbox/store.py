@@ -28,7 +28,7 @@ import mongomock
 from bson import Decimal128, ObjectId, Timestamp
 from mongomock import helpers as mongomock_helpers
 
-from sandbox import bson_order
+import sandbox.bson_order as bson_order
 from sandbox.errors import BAD_VALUE, DUPLICATE_KEY, CommandError
 
 bson_order.install()  # mongomock learns MongoDB's value order before any query runs

@@ -27,7 +27,7 @@ from typing import Any
 from bson import Decimal128
 from mongomock import filtering
 
-from sandbox import bson_order
+import sandbox.bson_order as bson_order
 from sandbox.errors import BAD_VALUE, CommandError, type_mismatch
 
 FAILED_TO_PARSE = 9

@@ -7,81 +7,21 @@ for empty-filter finds) or of documents still to encode. Batches stop at the req
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import bson
 
 from sandbox.commands.base import ADMIN, READ, Context, command, ok
 from sandbox.errors import BAD_VALUE, CURSOR_NOT_FOUND, UNAUTHORIZED, CommandError, type_mismatch
-from sandbox.wire import MAX_BSON_SIZE, encode_cursor_reply
+from sandbox.state import Cursor
+from sandbox.wire import encode_cursor_reply
 
 DEFAULT_FIRST_BATCH = 101
 # A real server drops cursors idle for 10 minutes (cursorTimeoutMillis); so do we, lazily.
 CURSOR_TIMEOUT_S = 600.0
-# Leave room for the reply envelope around the batch.
-MAX_BATCH_BYTES = MAX_BSON_SIZE - 16 * 1024
-
-
-@dataclass
-class Cursor:
-    cursor_id: int
-    namespace: str
-    items: Sequence[Any]
-    encoded: bool
-    position: int = 0
-    end: int = 0
-    connection_id: int = 0
-    created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
-
-    def take(self, batch_size: int | None) -> list[bytes]:
-        """The next batch (``batch_size`` None = as many as fit in 16 MiB)."""
-        self.last_used = time.time()
-        limit = self.end if batch_size is None else min(self.end, self.position + batch_size)
-        if self.position >= limit:
-            return []
-        if not self.encoded:
-            return self._take_documents(limit)
-        # Pre-encoded: find the 16 MiB cut with running sums computed in C, a window at a time.
-        start = pos = self.position
-        total = 0
-        while pos < limit:
-            window = self.items[pos:min(limit, pos + 65536)]
-            sums = list(itertools.accumulate(len(doc) + 8 for doc in window))
-            fits = bisect.bisect_right(sums, MAX_BATCH_BYTES - total)
-            if fits < len(window):
-                pos += max(fits, 1 if pos == start else 0)
-                break
-            total += sums[-1]
-            pos += len(window)
-        batch = list(self.items[start:pos])
-        self.position = pos
-        return batch
-
-    def _take_documents(self, limit: int) -> list[bytes]:
-        batch: list[bytes] = []
-        size = 0
-        encode = bson.encode
-        pos = self.position
-        while pos < limit:
-            doc = encode(self.items[pos])
-            size += len(doc) + 8
-            if batch and size > MAX_BATCH_BYTES:
-                break
-            batch.append(doc)
-            pos += 1
-        self.position = pos
-        return batch
-
-    @property
-    def exhausted(self) -> bool:
-        return self.position >= self.end
 
 
 def _reap_idle_cursors(ctx: Context) -> None:
