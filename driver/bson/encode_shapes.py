@@ -40,6 +40,10 @@ _INT32_MAX = 2**31 - 1
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
+# int32 little-endian bytes of 0..1023, indexed instead of packed: most string lengths,
+# sub-document sizes and small counters fall in it, and an index is cheaper than a call.
+_SMALL_INT32 = tuple(_PACK_INT32(number) for number in range(1024))
+
 _MAX_ELEMENTS = 200  # larger containers are rarely repeated; keep generated code small
 _TABLE_LIMIT = 1024  # shapes (and sightings) kept per table before it starts over
 
@@ -113,6 +117,7 @@ def _generate(
     namespace: dict[str, Any] = {
         "join": b"".join,
         "pack32": _PACK_INT32,
+        "small32": _SMALL_INT32,
         "pack64": _PACK_INT64,
         "pack_double": _PACK_DOUBLE,
         "wide_int": wide_int,
@@ -124,28 +129,41 @@ def _generate(
         values = ", ".join(f"v{index}" for index in range(len(types)))
         source = "container" if array else "container.values()"
         lines.append(f"    {values}, = {source}")
-    parts: list[str] = []  # expressions of the body's pieces, in order
+    # The document is one join: its length prefix first, then the pieces. The length is
+    # added up before the join (constants and fixed-size values counted here, strings
+    # and sub-documents by ``len``), so the body is never copied to prepend it.
+    parts: list[str] = ["(small32[size] if size < 1024 else pack32(size))"]  # expressions of the document's pieces, in order
     pending = b""  # constant bytes not yet emitted (merged with the next constant)
+    fixed = 5  # the length prefix and the closing NUL
+    sized: list[str] = []  # expressions whose length is known only at run time
 
     def constant(data: bytes) -> None:
-        nonlocal pending
+        nonlocal pending, fixed
         pending += data
+        fixed += len(data)
 
-    def expression(source: str) -> None:
-        nonlocal pending
+    def expression(source: str, size: int | None = None) -> None:
+        nonlocal pending, fixed
         if pending:
             namespace[f"c{len(parts)}"] = pending
             parts.append(f"c{len(parts)}")
             pending = b""
         parts.append(source)
+        if size is None:
+            sized.append(f"len({source})")
+        else:
+            fixed += size
 
     for index, (name, kind) in enumerate(zip(names, types, strict=True)):
         value = f"v{index}"
         header = bytes((_TYPE_BYTES[kind],)) + name.encode() + b"\x00"
         if kind is str:
-            lines.append(f"    e{index} = {value}.encode()")
+            lines += [
+                f"    e{index} = {value}.encode()",
+                f"    n{index} = len(e{index}) + 1",
+            ]
             constant(header)
-            expression(f"pack32(len(e{index}) + 1)")
+            expression(f"(small32[n{index}] if n{index} < 1024 else pack32(n{index}))", 4)
             expression(f"e{index}")
             constant(b"\x00")
         elif kind is int:
@@ -154,28 +172,30 @@ def _generate(
             lines += [
                 f"    if {_INT32_MIN} <= {value} <= {_INT32_MAX}:",
                 f"        h{index} = narrow{index}",
-                f"        p{index} = pack32({value})",
+                f"        p{index} = small32[{value}] if 0 <= {value} < 1024 "
+                f"else pack32({value})",
                 "    else:",
                 f"        h{index}, p{index} = wide_int({value}, wide{index})",
             ]
-            expression(f"h{index}")
+            expression(f"h{index}", len(header))
             expression(f"p{index}")
         else:
             constant(header)
             if kind is float:
-                expression(f"pack_double({value})")
+                expression(f"pack_double({value})", 8)
             elif kind is bool:
-                expression(f"(b'\\x01' if {value} else b'\\x00')")
+                expression(f"(b'\\x01' if {value} else b'\\x00')", 1)
             elif kind is ObjectId:
-                expression(f"{value}._id")
+                expression(f"{value}._id", 12)
             elif kind is datetime.datetime:
                 # timedelta // timedelta floors, as BSON's millisecond precision needs.
                 expression(
                     f"pack64(({value} - EPOCH) // MS if {value}.tzinfo is None "
-                    f"else datetime_ms({value}))"
+                    f"else datetime_ms({value}))",
+                    8,
                 )
             elif kind is Int64:
-                expression(f"pack64({value})")
+                expression(f"pack64({value})", 8)
             elif kind is dict:
                 # The sub-document's own generated encoder, looked up inline (one call
                 # less per sub-document); unknown shapes go through the general entry,
@@ -194,11 +214,10 @@ def _generate(
                 ]
                 expression(f"p{index}")
             # None: the header alone.
-    if pending:
-        namespace[f"c{len(parts)}"] = pending
-        parts.append(f"c{len(parts)}")
-    body = f"join(({', '.join(parts)},))" if parts else "b''"
-    lines += [f"    body = {body}", "    return pack32(len(body) + 5) + body + b'\\x00'"]
+    namespace[f"c{len(parts)}"] = pending + b"\x00"
+    parts.append(f"c{len(parts)}")
+    lines.append(f"    size = {' + '.join([str(fixed), *sized])}")
+    lines.append(f"    return join(({', '.join(parts)},))")
     namespace.update(_ENCODER_HOOKS)
     namespace["nested_encoders"] = NESTED_SHAPES.encoders  # cleared in place, never replaced
     namespace["array_encoders"] = ARRAY_SHAPES.encoders
