@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from driver.events import Event, EventListener, global_listeners, notify, register
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 Address = tuple[str, int]
 
 _log = logging.getLogger("driver.sdam.events")
+_D = TypeVar("_D")
 
 
 # --- listener base classes ----------------------------------------------------------------------
@@ -99,7 +100,26 @@ class TopologyClosedEvent(_TopologyEvent):
     __slots__ = ()
 
 
-class TopologyDescriptionChangedEvent(_TopologyEvent):
+class _DescriptionChange(Generic[_D]):
+    """``previous_description`` and ``new_description``, for the two "changed" events
+    (each subclass holds them in its own slots)."""
+
+    __slots__ = ()
+    _previous: _D
+    _new: _D
+
+    @property
+    def previous_description(self) -> _D:
+        return self._previous
+
+    @property
+    def new_description(self) -> _D:
+        return self._new
+
+
+class TopologyDescriptionChangedEvent(
+    _TopologyEvent, _DescriptionChange["TopologyDescription"]
+):
     """The topology description changed from ``previous_description`` to ``new_description``."""
 
     __slots__ = ("_previous", "_new")
@@ -110,33 +130,21 @@ class TopologyDescriptionChangedEvent(_TopologyEvent):
         self._previous = previous_description
         self._new = new_description
 
-    @property
-    def previous_description(self) -> TopologyDescription:
-        return self._previous
-
-    @property
-    def new_description(self) -> TopologyDescription:
-        return self._new
-
     def __repr__(self) -> str:
         return (f"<TopologyDescriptionChangedEvent {self._previous.topology_type_name} -> "
                 f"{self._new.topology_type_name}>")
 
 
-class _ServerEvent(Event):
-    __slots__ = ("_address", "_topology_id")
+class _ServerEvent(_TopologyEvent):
+    __slots__ = ("_address",)
 
     def __init__(self, server_address: Address, topology_id: Any) -> None:
+        super().__init__(topology_id)
         self._address = server_address
-        self._topology_id = topology_id
 
     @property
     def server_address(self) -> Address:
         return self._address
-
-    @property
-    def topology_id(self) -> Any:
-        return self._topology_id
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._address}>"
@@ -154,7 +162,7 @@ class ServerClosedEvent(_ServerEvent):
     __slots__ = ()
 
 
-class ServerDescriptionChangedEvent(_ServerEvent):
+class ServerDescriptionChangedEvent(_ServerEvent, _DescriptionChange["ServerDescription"]):
     """A server's description changed (by the spec's equality: not for RTT alone)."""
 
     __slots__ = ("_previous", "_new")
@@ -165,14 +173,6 @@ class ServerDescriptionChangedEvent(_ServerEvent):
         super().__init__(server_address, topology_id)
         self._previous = previous_description
         self._new = new_description
-
-    @property
-    def previous_description(self) -> ServerDescription:
-        return self._previous
-
-    @property
-    def new_description(self) -> ServerDescription:
-        return self._new
 
     def __repr__(self) -> str:
         return (f"<ServerDescriptionChangedEvent {self._address} "
