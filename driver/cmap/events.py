@@ -161,8 +161,8 @@ class ConnectionCreatedEvent(_ConnectionEvent):
     __slots__ = ()
 
 
-class ConnectionReadyEvent(_ConnectionEvent):
-    """A connection finished its handshake and authentication."""
+class _TimedConnectionEvent(_ConnectionEvent):
+    """A connection event that ends a timed step (``duration``)."""
 
     __slots__ = ("__duration",)
 
@@ -172,11 +172,18 @@ class ConnectionReadyEvent(_ConnectionEvent):
 
     @property
     def duration(self) -> float | None:
-        """Seconds between ConnectionCreated and this event."""
+        """Seconds since the step began: ConnectionCreated for ConnectionReady,
+        ConnectionCheckOutStarted for ConnectionCheckedOut."""
         return self.__duration
 
     def _fields(self) -> dict[str, Any]:
         return {**super()._fields(), "duration": self.duration}
+
+
+class ConnectionReadyEvent(_TimedConnectionEvent):
+    """A connection finished its handshake and authentication."""
+
+    __slots__ = ()
 
 
 class ConnectionClosedEvent(_ConnectionEvent):
@@ -232,22 +239,10 @@ class ConnectionCheckOutFailedEvent(_PoolEvent):
         return {**super()._fields(), "reason": self.reason, "duration": self.duration}
 
 
-class ConnectionCheckedOutEvent(_ConnectionEvent):
+class ConnectionCheckedOutEvent(_TimedConnectionEvent):
     """A checkout succeeded."""
 
-    __slots__ = ("__duration",)
-
-    def __init__(self, address: Address, connection_id: int, duration: float | None) -> None:
-        super().__init__(address, connection_id)
-        self.__duration = duration
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds between ConnectionCheckOutStarted and this event."""
-        return self.__duration
-
-    def _fields(self) -> dict[str, Any]:
-        return {**super()._fields(), "duration": self.duration}
+    __slots__ = ()
 
 
 class ConnectionCheckedInEvent(_ConnectionEvent):
