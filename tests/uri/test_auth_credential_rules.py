@@ -63,6 +63,10 @@ URI_CASES: list[tuple[str, str, str, Mapping[str, Any] | str]] = [
     ("authsource-empty", "Drivers MUST raise an error if the authSource option is ... empty",
      "mongodb://u:p@h/?authSource=", "authSource"),
     # -- MONGODB-CR (removed) ------------------------------------------------------------
+    ("mongodb-cr-removed",
+     "MONGODB-CR is no longer listed: authMechanism is one of MONGODB-X509, GSSAPI, PLAIN, "
+     "SCRAM-SHA-1, SCRAM-SHA-256, MONGODB-AWS",
+     "mongodb://u:p@h/?authMechanism=MONGODB-CR", "MONGODB-CR was removed"),
     ("unknown-mechanism", "authMechanism: one of the listed mechanisms",
      "mongodb://u:p@h/?authMechanism=FOO", "expected one of"),
     # -- MONGODB-X509 ---------------------------------------------------------------------
@@ -104,6 +108,11 @@ URI_CASES: list[tuple[str, str, str, Mapping[str, Any] | str]] = [
     ("gssapi-unknown-property", "a mechanism_property ... that does not apply: raise an error",
      "mongodb://u@h/?authMechanism=GSSAPI&authMechanismProperties=AWS_SESSION_TOKEN:x",
      "unknown authMechanismProperties AWS_SESSION_TOKEN"),
+    ("gssapi-service-name-alias",
+     "gssapiServiceName (deprecated): An alias for authMechanismProperties=SERVICE_NAME",
+     "mongodb://u@h/?authMechanism=GSSAPI&gssapiServiceName=other",
+     {"mechanism_properties": {"SERVICE_NAME": "other"}}),
+    # -- MONGODB-AWS ----------------------------------------------------------------------
     ("aws-no-credentials", "AWS: credentials come from the environment",
      "mongodb://h/?authMechanism=MONGODB-AWS", {"username": None, "source": "$external"}),
     ("aws-username-and-password-refused",
@@ -249,6 +258,7 @@ def test_keyword_credential_rule(rule: str, uri: str, kwargs: dict[str, Any],
         # take proper precautions to ensure we do not leak this info."
         "mongodb://key:s3cr3tv4lue@h/?authMechanism=MONGODB-AWS",
         "mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:s3cr3tv4lue",
+        "mongodb://h/?authMechanismProperties=AWS_SESSION_TOKEN:s3cr3tv4lue%2Cx",
         "mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN",
         "mongodb://u:s3cr3tv4lue@h/?authMechanism=MONGODB-X509",
         "mongodb://u:s3cr3tv4lue@h/?authMechanism=MONGODB-OIDC",
