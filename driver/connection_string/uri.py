@@ -460,7 +460,8 @@ class ConnectionString:
                 items = [
                     f"{percent_encode(k)}:{percent_encode(_format_scalar(v), value_safe)}"
                     for k, v in value.items()
-                    if isinstance(v, str | bool | int)  # callbacks cannot be written
+                    # Callbacks, lists and values with ',' cannot be written in a URI.
+                    if isinstance(v, str | bool | int) and "," not in _format_scalar(v)
                 ]
                 pairs.append(f"{name}={','.join(items)}")
             elif isinstance(value, list):

@@ -157,6 +157,12 @@ URI_CASES: list[tuple[str, str, str, Mapping[str, Any] | str]] = [
     ("oidc-test-username-refused", "should throw an exception if username is specified for test",
      "mongodb://u@h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:test",
      "takes no user name"),
+    ("oidc-k8s-username-refused", "OIDC k8s: no user name (the token file names the user)",
+     "mongodb://u@h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:k8s",
+     "takes no user name"),
+    ("oidc-gcp-username-refused", "should throw an error for a username ... with gcp provider",
+     "mongodb://u@h/?authMechanism=MONGODB-OIDC"
+     "&authMechanismProperties=ENVIRONMENT:gcp,TOKEN_RESOURCE:r", "takes no user name"),
     ("oidc-allowed-hosts-not-in-uri",
      "ALLOWED_HOSTS: This value MUST NOT be allowed in the URI connection string",
      "mongodb://h/?authMechanism=MONGODB-OIDC"
@@ -207,6 +213,11 @@ KEYWORD_CASES: list[tuple[str, str, str, dict[str, Any], Mapping[str, Any] | str
      "should throw an exception if neither environment nor callbacks specified (checked "
      "when the client is created: only client options can carry the callback)",
      "mongodb://h/?authMechanism=MONGODB-OIDC", {}, "ENVIRONMENT"),
+    ("oidc-token-resource-comma-in-client-options",
+     "a TOKEN_RESOURCE with a comma , must be given as a MongoClient configuration",
+     "mongodb://h/?authMechanism=MONGODB-OIDC",
+     {"authMechanismProperties": {"ENVIRONMENT": "azure", "TOKEN_RESOURCE": "api://a,b"}},
+     {"mechanism_properties": {"ENVIRONMENT": "azure", "TOKEN_RESOURCE": "api://a,b"}}),
     ("oidc-callback-keyword", "OIDC_CALLBACK: an OIDC Callback that returns OIDC credentials",
      "mongodb://h/?authMechanism=MONGODB-OIDC",
      {"authMechanismProperties": {"OIDC_CALLBACK": _callback}}, {"mechanism": "MONGODB-OIDC"}),
