@@ -74,9 +74,11 @@ def _mechanism_of(credential: Credential) -> str | None:
         return None
     upper = mechanism.upper()
     if upper not in SUPPORTED_MECHANISMS:
+        # The credential passed the auth spec's rules when it was built; this driver
+        # simply has no conversation for it (GSSAPI, MONGODB-AWS, MONGODB-OIDC).
         raise ConfigurationError(
-            f"authentication mechanism {mechanism!r} is not supported "
-            f"(supported: {', '.join(SUPPORTED_MECHANISMS)})"
+            f"authentication mechanism {mechanism!r} is not supported by this driver; "
+            f"use one of {', '.join(SUPPORTED_MECHANISMS)}"
         )
     return upper
 

@@ -6,7 +6,10 @@ which mechanisms need a user name or a password, which ones forbid a password, t
 default ``source`` of each ("the database name if supplied on the connection string
 or admin" for SCRAM and the default mechanism, ``$external`` for X.509, GSSAPI, AWS
 and OIDC, the URI's database or ``$external`` for PLAIN) and which mechanism
-properties each accepts. The password never appears in ``repr`` or in an error.
+properties each accepts (names case-insensitive; callbacks, providers and
+ALLOWED_HOSTS only from client options). MONGODB-AWS takes no user name, password or
+session token: "If credentials are provided in the URI or client options, the driver
+MUST raise an error". The password never appears in ``repr`` or in an error.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ _PROPERTIES: dict[str, frozenset[str]] = {
     "GSSAPI": frozenset(
         {"SERVICE_NAME", "CANONICALIZE_HOST_NAME", "SERVICE_REALM", "SERVICE_HOST"}
     ),
-    "MONGODB-AWS": frozenset({"AWS_SESSION_TOKEN"}),
+    # "Remove support for explicitly specifying MONGODB-AWS authentication properties"
+    # (2025-09-30): AWS_SESSION_TOKEN is gone, a custom credential provider remains.
+    "MONGODB-AWS": frozenset({"AWS_CREDENTIAL_PROVIDER"}),
     "MONGODB-OIDC": frozenset(
         {"ENVIRONMENT", "TOKEN_RESOURCE", "OIDC_CALLBACK", "OIDC_HUMAN_CALLBACK", "ALLOWED_HOSTS"}
     ),
 }
+# Properties that hold code (a URI can only give text, so these come from client options).
+_CALLABLE_PROPERTIES = frozenset({"AWS_CREDENTIAL_PROVIDER", "OIDC_CALLBACK", "OIDC_HUMAN_CALLBACK"})
 _CANONICALIZE_VALUES = ("true", "false", "none", "forward", "forwardAndReverse")
 _OIDC_ENVIRONMENTS = ("test", "azure", "gcp", "k8s")
 
@@ -70,8 +77,23 @@ def _default_source(mechanism: str, database: str | None, source: str | None) ->
     return database or "admin"
 
 
+def _upper_names(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """"Naming of mechanism properties MUST be case-insensitive": SERVICE_NAME and
+    service_name are one property, kept under its upper-case name."""
+    result: dict[str, Any] = {}
+    for key, value in properties.items():
+        name = key.upper() if isinstance(key, str) else key
+        if name in result:
+            raise ConfigurationError(
+                f"authMechanismProperties gives {name} more than once (names are "
+                "case-insensitive); keep one"
+            )
+        result[name] = value
+    return result
+
+
 def _check_properties(mechanism: str, properties: Mapping[str, Any]) -> dict[str, Any]:
-    result = dict(properties)
+    result = _upper_names(properties)
     allowed = _PROPERTIES.get(mechanism)
     if allowed is None:
         if result:
@@ -86,6 +108,13 @@ def _check_properties(mechanism: str, properties: Mapping[str, Any]) -> dict[str
             f"unknown authMechanismProperties {', '.join(unknown)} for {mechanism}; "
             f"it accepts {', '.join(sorted(allowed))}"
         )
+    for name in sorted(_CALLABLE_PROPERTIES & set(result)):
+        if not callable(result[name]):
+            raise ConfigurationError(
+                f"{name} must be a function or object given in "
+                "MongoClient(authMechanismProperties={...}), not text (a connection "
+                "string cannot carry it)"
+            )
     if mechanism == "GSSAPI":
         result.setdefault("SERVICE_NAME", "mongodb")
         canonicalize = result.get("CANONICALIZE_HOST_NAME")
@@ -100,16 +129,39 @@ def _check_properties(mechanism: str, properties: Mapping[str, Any]) -> dict[str
     return result
 
 
+def _check_allowed_hosts(hosts: Any) -> None:
+    # "This value MUST NOT be allowed in the URI connection string": a URI gives text,
+    # client options give the list.
+    if isinstance(hosts, str) or not isinstance(hosts, list | tuple) or not all(
+        isinstance(host, str) for host in hosts
+    ):
+        raise ConfigurationError(
+            "ALLOWED_HOSTS must be a list of host names given in "
+            "MongoClient(authMechanismProperties={'ALLOWED_HOSTS': [...]}); it is not "
+            "allowed in the connection string"
+        )
+
+
 def _check_oidc(username: str | None, properties: Mapping[str, Any]) -> None:
+    if "ALLOWED_HOSTS" in properties:
+        _check_allowed_hosts(properties["ALLOWED_HOSTS"])
+    callbacks = [name for name in ("OIDC_CALLBACK", "OIDC_HUMAN_CALLBACK") if name in properties]
+    if len(callbacks) == 2:
+        raise ConfigurationError("give either OIDC_CALLBACK or OIDC_HUMAN_CALLBACK, not both")
     environment = properties.get("ENVIRONMENT")
     if environment is None:
-        # A callback can still arrive through the client's keyword arguments.
         if "TOKEN_RESOURCE" in properties:
             raise ConfigurationError(
                 "TOKEN_RESOURCE needs ENVIRONMENT:azure or ENVIRONMENT:gcp in "
                 "authMechanismProperties"
             )
+        # Neither ENVIRONMENT nor a callback is refused by ``check_complete`` when the
+        # client is created: a connection string alone cannot carry the callback.
         return
+    if callbacks:
+        raise ConfigurationError(
+            f"give either ENVIRONMENT or {callbacks[0]} for MONGODB-OIDC, not both"
+        )
     if environment not in _OIDC_ENVIRONMENTS:
         raise ConfigurationError(
             f"MONGODB-OIDC ENVIRONMENT must be one of {', '.join(_OIDC_ENVIRONMENTS)}, "
@@ -128,8 +180,26 @@ def _check_oidc(username: str | None, properties: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             f"MONGODB-OIDC with ENVIRONMENT:{environment} takes no user name; remove it"
         )
-    if "OIDC_CALLBACK" in properties and "OIDC_HUMAN_CALLBACK" in properties:
-        raise ConfigurationError("give either OIDC_CALLBACK or OIDC_HUMAN_CALLBACK, not both")
+
+
+def check_complete(credential: MongoCredential | None) -> None:
+    """The rules that need every client option, applied when a client is created.
+
+    A MONGODB-OIDC credential needs ENVIRONMENT or a callback ("should throw an
+    exception if neither environment nor callbacks specified"); the callback comes from
+    ``MongoClient(authMechanismProperties=...)``, so ``parse_uri`` alone cannot tell
+    (and the connection-string suite accepts such a URI).
+    """
+    if credential is None or credential.mechanism != "MONGODB-OIDC":
+        return
+    properties = credential.mechanism_properties
+    if not any(name in properties for name in ("ENVIRONMENT", "OIDC_CALLBACK",
+                                               "OIDC_HUMAN_CALLBACK")):
+        raise ConfigurationError(
+            "MONGODB-OIDC needs ENVIRONMENT (test, azure, gcp or k8s) in "
+            "authMechanismProperties, or an OIDC_CALLBACK / OIDC_HUMAN_CALLBACK in "
+            "MongoClient(authMechanismProperties={...})"
+        )
 
 
 def build_credentials(
@@ -166,14 +236,21 @@ def build_credentials(
             f"authMechanism={mechanism} does not use a password; remove ':<password>' "
             "from the user information"
         )
-    if mechanism == "MONGODB-AWS" and (username is None) != (password is None):
+    if mechanism == "MONGODB-AWS" and (username is not None or password is not None):
+        # "If credentials are provided in the URI or client options, the driver MUST
+        # raise an error" (auth spec, MONGODB-AWS "Obtaining Credentials").
         raise ConfigurationError(
-            "MONGODB-AWS needs both an access key id (user name) and a secret key "
-            "(password), or neither to read them from the environment"
+            "MONGODB-AWS takes no user name or password: the access key id and secret key "
+            "come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the "
+            "AWS SDK; remove the user information before '@'"
+        )
+    properties = _upper_names(properties)
+    if mechanism == "MONGODB-AWS" and "AWS_SESSION_TOKEN" in properties:
+        raise ConfigurationError(
+            "AWS_SESSION_TOKEN can no longer be given in authMechanismProperties; set the "
+            "AWS_SESSION_TOKEN environment variable instead"
         )
     checked = _check_properties(mechanism, properties)
-    if mechanism == "MONGODB-AWS" and "AWS_SESSION_TOKEN" in checked and username is None:
-        raise ConfigurationError("AWS_SESSION_TOKEN needs an access key id and secret key")
     if mechanism == "MONGODB-OIDC":
         _check_oidc(username, checked)
     return MongoCredential(
@@ -185,4 +262,10 @@ def build_credentials(
     )
 
 
-__all__ = ["DEFAULT_MECHANISM", "EXTERNAL", "MongoCredential", "build_credentials"]
+__all__ = [
+    "DEFAULT_MECHANISM",
+    "EXTERNAL",
+    "MongoCredential",
+    "build_credentials",
+    "check_complete",
+]

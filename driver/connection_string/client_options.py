@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driver.auth.credentials import MongoCredential
+from driver.auth.credentials import MongoCredential, check_complete
 from driver.concern import ReadConcern, WriteConcern
 from driver.connection_string.options_table import (
     KNOWN_COMPRESSORS,
@@ -37,9 +37,9 @@ from driver.connection_string.options_table import (
     resolve_name,
     validate_option,
 )
-from driver.connection_string.parse import DEFAULT_PORT, parse_host
+from driver.connection_string.parse import DEFAULT_PORT, parse_host, split_uri
 from driver.connection_string.srv import DEFAULT_SERVICE_NAME, resolve_connection_string
-from driver.connection_string.uri import ConnectionString, URIWarning, parse_uri
+from driver.connection_string.uri import ConnectionString, URIWarning, type_options
 from driver.errors import ConfigurationError
 from driver.read_preferences import ServerMode
 from driver.server_api import ServerApi
@@ -97,14 +97,18 @@ def _collect_hosts(host: Any, port: int) -> _Sources:
     srv_count = 0
     for entry in entries:
         if _is_uri(entry):
-            parsed = parse_uri(entry, warn=False)
+            # Typed but not yet turned into credentials: keyword options (an OIDC
+            # callback, ALLOWED_HOSTS) may complete them, so the merged ConnectionString
+            # built in from_inputs applies the credential rules once, to everything given.
+            parsed = split_uri(entry)
+            parsed_options = type_options(parsed.options, warn=False)
             srv_count += parsed.scheme_srv
             seeds.extend(h for h in parsed.hosts if h not in seeds)
             username = parsed.username if parsed.username is not None else username
             password = parsed.password if parsed.username is not None else password
             if parsed.database is not None:
                 database, collection = parsed.database, parsed.collection
-            options = options.merged(parsed.options)
+            options = options.merged(parsed_options)
         else:
             for item in entry.split(","):
                 name, item_port = parse_host(item.strip())
@@ -238,6 +242,7 @@ class ClientOptions:
         extra: dict[str, Any],
         resolution: SrvResolution | None,
     ) -> ClientOptions:
+        check_complete(cs.credentials)
         get = opts.get
         if get("maxPoolSize", 100) and get("minPoolSize", 0) > get("maxPoolSize", 100):
             raise ConfigurationError(

@@ -148,6 +148,12 @@ def _choice(choices: tuple[str, ...]) -> Validator:
 def _auth_mechanism(value: Any) -> str:
     if isinstance(value, str) and value.upper() in AUTH_MECHANISMS:
         return value.upper()
+    if isinstance(value, str) and value.upper() == "MONGODB-CR":
+        # Gone from the auth spec's list of mechanisms; servers dropped it in 4.0.
+        raise BadOptionValue(
+            "MONGODB-CR was removed (MongoDB 4.0 dropped it); use SCRAM-SHA-256 or "
+            "SCRAM-SHA-1, or leave authMechanism out to negotiate"
+        )
     raise BadOptionValue(f"expected one of {', '.join(AUTH_MECHANISMS)}")
 
 
@@ -199,7 +205,7 @@ def _compressors(value: Any) -> list[str]:
     return items
 
 
-def _pairs(value: Any, what: str) -> dict[str, str]:
+def _pairs(value: Any, what: str, *, secret: bool = False) -> dict[str, str]:
     """``"k:v,k2:v2"`` (already percent-decoded, as the spec's tests require) → dict."""
     if isinstance(value, Mapping):
         result: dict[str, Any] = {}
@@ -216,8 +222,9 @@ def _pairs(value: Any, what: str) -> dict[str, str]:
     for item in value.split(","):
         key, sep, val = item.partition(":")
         if not sep or not key:
+            found = "an item without 'key:'" if secret else repr(item)
             raise BadOptionValue(
-                f"expected {what} as key:value pairs separated by ',' (found {item!r}); "
+                f"expected {what} as key:value pairs separated by ',' (found {found}); "
                 "a ',' inside a value cannot be written in a URI"
             )
         pairs[key] = val
@@ -238,11 +245,10 @@ def _tag_sets(value: Any) -> list[dict[str, str]]:
 
 
 def _mechanism_properties(value: Any) -> dict[str, Any]:
-    properties = _pairs(value, "authMechanismProperties")
-    for key, item in properties.items():
-        if isinstance(item, str) and "," in item:
-            raise BadOptionValue(f"authMechanismProperties value of {key} may not contain ','")
-    return properties
+    # Values may be secrets (an old AWS_SESSION_TOKEN): errors never quote them. A ','
+    # splits pairs in a URI; in client options a value may hold one ("a TOKEN_RESOURCE
+    # with a comma must be given as a MongoClient configuration", auth spec).
+    return _pairs(value, "authMechanismProperties", secret=True)
 
 
 def _document_class(value: Any) -> Any:
@@ -397,6 +403,9 @@ ALIASES: dict[str, Alias] = {
         Alias("ssl_crlfile", "tlsCRLFile"),
         Alias("ssl_cert_reqs", "tlsAllowInvalidCertificates", _cert_reqs_to_allow_invalid),
         Alias("ssl_match_hostname", "tlsAllowInvalidHostnames", lambda v: not _as_bool(v)),
+        # "gssapiServiceName (deprecated): An alias for authMechanismProperties=SERVICE_NAME"
+        Alias("gssapiServiceName", "authMechanismProperties",
+              lambda v: {"SERVICE_NAME": _non_empty_string(v)}),
     )
     if alias.name.lower() != alias.canonical.lower()
 }
@@ -420,6 +429,13 @@ LEGACY_OPTIONS: dict[str, str] = {
 # "A Client MUST only support the authSource, replicaSet, and loadBalanced options
 # through a TXT record" (initial DNS seedlist discovery spec).
 TXT_ALLOWED = frozenset({"authsource", "replicaset", "loadbalanced"})
+
+
+def is_secret_option(name: str) -> bool:
+    """Options whose values error messages must not quote (passwords, and mechanism
+    properties, which may hold a session token)."""
+    lowered = name.lower()
+    return "password" in lowered or lowered == "authmechanismproperties"
 
 
 def resolve_name(name: str) -> tuple[OptionSpec, Alias | None] | None:
@@ -463,7 +479,7 @@ def validate_option(name: str, value: Any) -> tuple[str, Any]:
             return spec.name, alias.convert(value)
         return spec.name, spec.validate(value)
     except BadOptionValue as exc:
-        shown = "****" if "password" in spec.name.lower() else repr(value)
+        shown = "****" if is_secret_option(spec.name) else repr(value)
         raise ConfigurationError(f"invalid value {shown} for option {name}: {exc}") from None
 
 
@@ -539,6 +555,7 @@ __all__ = [
     "OptionSpec",
     "TXT_ALLOWED",
     "UUID_REPRESENTATIONS",
+    "is_secret_option",
     "resolve_name",
     "suggestion",
     "validate_option",

@@ -28,6 +28,7 @@ from driver.connection_string.options_table import (
     LEGACY_OPTIONS,
     BadOptionValue,
     OptionMap,
+    is_secret_option,
     resolve_name,
     suggestion,
     validate_option,
@@ -95,7 +96,7 @@ def type_options(
         try:
             typed = alias.convert(text) if alias and alias.convert else spec.validate(text)
         except BadOptionValue as exc:
-            shown = "****" if "password" in lowered else repr(text)
+            shown = "****" if is_secret_option(key) or is_secret_option(spec.name) else repr(text)
             message = f"invalid value {shown} for option {key} in the {where}: {exc}"
             if not warn:
                 raise ConfigurationError(message) from None
@@ -459,7 +460,8 @@ class ConnectionString:
                 items = [
                     f"{percent_encode(k)}:{percent_encode(_format_scalar(v), value_safe)}"
                     for k, v in value.items()
-                    if isinstance(v, str | bool | int)  # callbacks cannot be written
+                    # Callbacks, lists and values with ',' cannot be written in a URI.
+                    if isinstance(v, str | bool | int) and "," not in _format_scalar(v)
                 ]
                 pairs.append(f"{name}={','.join(items)}")
             elif isinstance(value, list):

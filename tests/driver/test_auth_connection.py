@@ -146,3 +146,28 @@ def test_arbiters_are_not_authenticated(server: FakeServer) -> None:
     with login(server, "sha1", "sha1-pw", "SCRAM-SHA-1") as conn:
         assert conn.authenticated_mechanism is None
     assert names(server) == ["isMaster"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "authMechanism=GSSAPI",
+        "authMechanism=MONGODB-AWS",
+        "authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:k8s",
+    ],
+)
+def test_mechanisms_not_implemented_refuse_to_connect(server: FakeServer, query: str) -> None:
+    """Validated when parsed, then refused on connecting with a ConfigurationError that
+    says so: never a bare KeyError, never an unauthenticated connection."""
+    from driver.client import MongoClient
+    from driver.errors import ConfigurationError
+
+    host, port = server.address
+    user = "u@" if "GSSAPI" in query else ""
+    client = MongoClient(f"mongodb://{user}{host}:{port}/?{query}&serverSelectionTimeoutMS=2000")
+    try:
+        with pytest.raises(ConfigurationError, match="not supported by this driver"):
+            client.admin.command("ping")
+    finally:
+        client.close()
+    assert all(next(iter(r.command)) in ("hello", "isMaster", "ismaster") for r in server.received)

@@ -51,7 +51,8 @@ def _host(draw: st.DrawFn) -> tuple[str, int | None]:
 def _credentials(draw: st.DrawFn) -> tuple[str | None, str | None, dict[str, Any]]:
     mechanism = draw(
         st.sampled_from(
-            [None, "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "GSSAPI", "MONGODB-AWS"]
+            [None, "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "MONGODB-X509", "GSSAPI", "MONGODB-AWS",
+             "MONGODB-OIDC"]
         )
     )
     options: dict[str, Any] = {}
@@ -74,12 +75,13 @@ def _credentials(draw: st.DrawFn) -> tuple[str | None, str | None, dict[str, Any
     elif mechanism == "GSSAPI":
         options["authMechanismProperties"] = {"SERVICE_NAME": draw(NO_COMMA)}
     elif mechanism == "MONGODB-AWS":
-        if draw(st.booleans()):
-            user = password = None
-        else:
-            password = password if password is not None else "secret"
-            options["authMechanismProperties"] = {"AWS_SESSION_TOKEN": draw(NO_COMMA)}
-    if mechanism in ("GSSAPI", "MONGODB-X509", "MONGODB-AWS") and draw(st.booleans()):
+        user = password = None  # AWS credentials come only from the environment
+    elif mechanism == "MONGODB-OIDC":
+        user = password = None
+        options["authMechanismProperties"] = {"ENVIRONMENT": draw(st.sampled_from(["test", "k8s"]))}
+    if mechanism in ("GSSAPI", "MONGODB-X509", "MONGODB-AWS", "MONGODB-OIDC") and draw(
+        st.booleans()
+    ):
         options["authSource"] = "$external"
     return user, password, options
 
