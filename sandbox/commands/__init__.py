@@ -3,7 +3,8 @@
 Checks, in a real server's order: the command exists (``CommandNotFound``), the connection is
 authenticated when the cluster has users (``Unauthorized``), the member may serve it (writes only on
 a primary: ``NotWritablePrimary`` with the ``RetryableWriteError`` label for retryable writes; reads on
-a secondary only with secondaryOk or a non-primary read preference: ``NotPrimaryNoSecondaryOk``),
+a secondary only with secondaryOk or a non-primary read preference: ``NotPrimaryNoSecondaryOk``; like
+a 4.4+ server, these "state change" errors carry the member's ``topologyVersion``),
 then ``failCommand`` fail points, then ``maxTimeMS`` (its deadline counts a fail point's block), then
 the handler, then ``maxTimeMS`` again.
 """
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 CLOSE_CONNECTION = object()  # a fail point asked to drop the connection
 LEGACY_COMMANDS = ("hello", "isMaster", "ismaster")
 UNSUPPORTED_OP_QUERY = 352
+TOPOLOGY_VERSION_WIRE_VERSION = 9  # MongoDB 4.4: state change errors carry topologyVersion
 OPERATION_NOT_SUPPORTED_IN_TRANSACTION = 263
 _SECRET_FIELDS = ("pwd", "payload", "speculativeAuthenticate")
 
@@ -105,14 +107,22 @@ def _check_access(ctx: Context, kind: str) -> None:
                            "the sandbox does not support multi-document transactions")
     if not cluster.is_replset or kind == OPEN:
         return
+    # MongoDB 4.4+ puts its topologyVersion in "not primary" / "node is recovering" replies,
+    # so that a client can tell them from older news: without it, a hello reply the member
+    # sent just before it stepped down, read by the client after this error, would make the
+    # client believe the member primary again (SDAM "What is the purpose of topologyVersion?").
+    extra = ({"topologyVersion": member.topology_version()}
+             if cluster.max_wire_version >= TOPOLOGY_VERSION_WIRE_VERSION else None)
     if member.role == ARBITER and kind in (READ, WRITE):
-        raise CommandError(NOT_PRIMARY_OR_SECONDARY, "node is not in primary or recovering state")
+        raise CommandError(NOT_PRIMARY_OR_SECONDARY, "node is not in primary or recovering state",
+                           extra=extra)
     if kind == WRITE and member.role == SECONDARY:
         labels = ("RetryableWriteError",) if "txnNumber" in body else ()
-        raise CommandError(NOT_WRITABLE_PRIMARY, "not primary", labels=labels)
+        raise CommandError(NOT_WRITABLE_PRIMARY, "not primary", labels=labels, extra=extra)
     if kind == READ and member.role == SECONDARY and name != "getMore" \
             and not _secondary_ok(ctx.request, body):
-        raise CommandError(NOT_PRIMARY_NO_SECONDARY_OK, "not primary and secondaryOk=false")
+        raise CommandError(NOT_PRIMARY_NO_SECONDARY_OK, "not primary and secondaryOk=false",
+                           extra=extra)
 
 
 def _redacted(body: dict[str, Any]) -> dict[str, Any]:

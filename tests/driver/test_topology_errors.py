@@ -201,3 +201,25 @@ def test_monitor_check_errors_clear_with_interrupt_for_timeouts(topology: Topolo
                              interrupt_in_use=True)
     assert pool(topology, B).clears == [True]
     assert server_type(topology, B) == ServerType.Unknown
+
+
+@pytest.mark.parametrize("error_tv, late_reply_applied", [
+    (tv(6), False),  # a 4.4+ server's error: the reply from before the step-down (5) is stale
+    (None, True),  # no version in the error (a 4.2 server): the driver cannot tell (issue 14)
+])
+def test_a_primary_reply_sent_before_the_step_down_and_read_after_the_error(
+        topology: Topology, error_tv: Any, late_reply_applied: bool) -> None:
+    extra = {"topologyVersion": error_tv} if error_tv is not None else {}
+    error = NotPrimaryError("not primary", {"ok": 0, "code": 10107, "errmsg": "not primary",
+                                            **extra})
+    topology.handle_application_error(A, error, 0, 21, AFTER_HANDSHAKE)
+    assert server_type(topology) == ServerType.Unknown
+    late = ServerDescription(
+        A, hello("primary", hosts=["a:27017", "b:27017"], topologyVersion=tv(5)), 0.001)
+    assert topology.on_server_check(late) is late_reply_applied
+    expected = ServerType.RSPrimary if late_reply_applied else ServerType.Unknown
+    assert server_type(topology) == expected
+    # The member's own report after the step-down is taken (same version as the error).
+    topology.on_server_check(ServerDescription(
+        A, hello("secondary", hosts=["a:27017", "b:27017"], topologyVersion=tv(6)), 0.001))
+    assert server_type(topology) == ServerType.RSSecondary

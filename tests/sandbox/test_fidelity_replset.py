@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import bson
 import pymongo
 import pytest
 from pymongo import ReadPreference, monitoring
@@ -215,3 +216,28 @@ def test_cluster_time_is_gossiped(replset: SandboxCluster, make_client: Any) -> 
     reply = rawwire.command(replset.members[0].address, {"find": "c", "$db": "db"})
     assert reply["operationTime"] == reply["$clusterTime"]["clusterTime"]
     assert reply["cursor"]["firstBatch"][0]["x"] == 1
+
+
+@pytest.mark.parametrize("max_wire_version, carried", [(21, True), (9, True), (8, False)])
+def test_not_primary_errors_carry_the_topology_version_from_4_4(
+        max_wire_version: int, carried: bool) -> None:
+    # MongoDB 4.4+ puts its topologyVersion in state change errors, so that a client can
+    # ignore a hello reply that was sent before the step-down and read after the error.
+    with SandboxCluster("replset", 3, election_delay=0.2,
+                        max_wire_version=max_wire_version) as cluster:
+        cluster.wait_for_primary()
+        secondary = next(m.address for m in cluster.members if m.role == "SECONDARY")
+        hello = rawwire.command(secondary, {"hello": 1, "$db": "admin"})
+        errors = [
+            rawwire.command(secondary, {"insert": "c", "documents": [{}], "$db": "db",
+                                        "lsid": {"id": bson.Binary(b"\x00" * 16, 4)},
+                                        "txnNumber": bson.Int64(1)}),
+            rawwire.command(secondary, {"find": "c", "$db": "db"}),
+        ]
+        assert [e["code"] for e in errors] == [10107, 13435]
+        assert "RetryableWriteError" in errors[0]["errorLabels"]
+        for error in errors:
+            if carried:
+                assert error["topologyVersion"] == hello["topologyVersion"]
+            else:
+                assert "topologyVersion" not in error
