@@ -32,7 +32,12 @@ from driver.cmap.events import (
     format_address,
 )
 from driver.cmap.types import PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
-from driver.errors import PyMongoError, WaitQueueTimeoutError
+from driver.errors import (
+    RETRYABLE_ERROR,
+    SYSTEM_OVERLOADED_ERROR,
+    PyMongoError,
+    WaitQueueTimeoutError,
+)
 from driver.net.handshake import ConnectCancellation, accepts_cancel
 
 _log = logging.getLogger("driver.cmap.pool")
@@ -239,6 +244,14 @@ class PoolCore:
         self._events.flush()
 
     def _establish_failed(self, pending: PendingConnection, error: BaseException) -> None:
+        if isinstance(error, PyMongoError) and error._overload_candidate:
+            # CMAP "Backpressure-enabled": "The pool MUST add the error labels
+            # SystemOverloadedError and RetryableError to network errors or network
+            # timeouts it encounters during the connection establishment or the hello
+            # message" (the connection layer flags which ones those are). SDAM then
+            # leaves the server and this pool alone.
+            error._add_error_label(SYSTEM_OVERLOADED_ERROR)
+            error._add_error_label(RETRYABLE_ERROR)
         if not pending.for_checkout and not pending.abandoned:
             # "If an error is encountered while populating a connection, it MUST be handled
             # via the SDAM machinery" (CMAP spec); done first so that the pool is cleared
