@@ -32,6 +32,7 @@ from driver.errors import (
     NotPrimaryError,
     OperationFailure,
     PyMongoError,
+    WaitQueueTimeoutError,
     WriteConcernError,
 )
 from driver.operations.bulk import WriteLimits
@@ -486,9 +487,12 @@ class Executor:
 
 
 def _is_pool_error(error: BaseException) -> bool:
-    from driver.cmap.types import PoolClearedError
+    """An error of the pool itself (paused, closed, wait queue timed out), not of a
+    connection to the server: SDAM must not see it. Since any error while establishing
+    a connection marks the server Unknown, these have to be told apart."""
+    from driver.cmap.types import PoolClearedError, PoolClosedError
 
-    return isinstance(error, PoolClearedError)
+    return isinstance(error, PoolClearedError | PoolClosedError | WaitQueueTimeoutError)
 
 
 __all__ = ["Executor", "RawReply", "Reply"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from driver import MongoClient
 from driver.auth import MongoCredential
 from driver.cmap.pool import Pool
 from driver.cmap.types import PoolOptions
@@ -23,8 +24,10 @@ from driver.errors import (
     NetworkTimeout,
     OperationFailure,
     PyMongoError,
+    WaitQueueTimeoutError,
 )
 from driver.net.connection import ConnectionSettings, connector, monitor_connection_factory
+from driver.sdam.types import ServerType
 from tests.driver.net_fake_server import FakeServer, User
 from tests.driver.pool_helpers import checkout_error
 
@@ -119,3 +122,24 @@ def test_background_population_errors_reach_sdam_labelled(closing_hello: FakeSer
         pool.close()
     assert labels(reported[0]) == list(LABELS)
 
+
+def test_pool_wait_queue_timeout_is_not_an_sdam_error() -> None:
+    # Since any error while establishing a connection marks the server Unknown, the
+    # pool's own refusals (wait queue timed out, paused, closed) must not reach SDAM.
+    with FakeServer() as server:
+        uri = (f"mongodb://127.0.0.1:{server.address[1]}/?directConnection=true"
+               "&maxPoolSize=1&waitQueueTimeoutMS=100")
+        client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+        try:
+            client.admin.command("ping")
+            holder = threading.Thread(target=client.admin.command, args=("slow",), daemon=True)
+            holder.start()
+            assert server.slow_started.wait(5.0)
+            with pytest.raises(WaitQueueTimeoutError):
+                client.admin.command("ping")
+            (description,) = client.topology_description.server_descriptions().values()
+            assert description.server_type == ServerType.Standalone
+            server.release.set()
+            holder.join(5.0)
+        finally:
+            client.close()
