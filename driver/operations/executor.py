@@ -413,13 +413,17 @@ class Executor:
             txn_number, unacknowledged,
         )
         pool = attempt.handle.pool
+        # "when a network error occurs before the handshake completes then the error's
+        # generation number is the generation of the pool at the time the connection
+        # attempt was started" (SDAM): a clear meanwhile makes the error stale.
+        generation = pool.generation
         try:
             pooled = pool.checkout()  # type: ignore[attr-defined]
         except PyMongoError as error:
             # A failed connect or handshake is an SDAM "before handshake" error.
             if not _is_pool_error(error):
                 topology.handle_application_error(
-                    address, error, pool.generation, None, BEFORE_HANDSHAKE
+                    address, error, generation, None, BEFORE_HANDSHAKE
                 )
             raise
         with pooled:

@@ -143,3 +143,33 @@ def test_pool_wait_queue_timeout_is_not_an_sdam_error() -> None:
             holder.join(5.0)
         finally:
             client.close()
+
+
+def test_establishment_error_after_a_clear_is_stale() -> None:
+    # SDAM "error generation number": "when a network error occurs before the handshake
+    # completes then the error's generation number is the generation of the pool at the
+    # time the connection attempt was started", so a pool cleared meanwhile makes it stale.
+    with FakeServer() as server:
+        uri = f"mongodb://127.0.0.1:{server.address[1]}/?directConnection=true"
+        client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+        try:
+            client.admin.command("ping")
+            topology = client._get_topology()
+            pool: Any = topology.get_server(server.address).pool  # type: ignore[union-attr]
+            while pool.available_connection_count:  # make the next checkout connect
+                idle = pool.checkout()
+                idle.mark_errored()
+                pool.checkin(idle)
+
+            def cleared_then_refused(**kwargs: Any) -> Any:
+                pool.clear()  # e.g. another thread's error, while this one was connecting
+                raise OperationFailure("Authentication failed.", 18, {"ok": 0, "code": 18})
+
+            pool._connect = cleared_then_refused
+            with pytest.raises(OperationFailure):
+                client.admin.command("ping")
+            assert pool.generation == 1  # not cleared a second time
+            (description,) = client.topology_description.server_descriptions().values()
+            assert description.server_type == ServerType.Standalone
+        finally:
+            client.close()
