@@ -46,7 +46,9 @@ PAUSED = "paused"
 READY = "ready"
 CLOSED = "closed"
 
-BackgroundErrorHandler = Callable[[BaseException], None]
+# Called with the error and the pool generation the failed attempt started with (SDAM
+# "error generation number": a clear since then makes the error stale).
+BackgroundErrorHandler = Callable[[BaseException, int], None]
 
 # Every live pool, for the fork hook at the bottom of this module.
 _LIVE_POOLS: weakref.WeakSet[PoolCore] = weakref.WeakSet()
@@ -106,8 +108,8 @@ class CheckoutRefused(Exception):
 class PoolCore:
     """Pool state and background work; see ``driver.cmap.pool.Pool`` for the public API.
 
-    ``on_background_error`` receives errors of connections the maintenance thread
-    establishes for minPoolSize ("it MUST be handled via the SDAM machinery", CMAP spec);
+    ``on_background_error(error, generation)`` receives errors of connections the
+    maintenance thread establishes for minPoolSize (and the generation of the attempt) ("it MUST be handled via the SDAM machinery", CMAP spec);
     the topology passes its application-error handler, which usually clears this pool.
     """
 
@@ -256,7 +258,7 @@ class PoolCore:
             # "If an error is encountered while populating a connection, it MUST be handled
             # via the SDAM machinery" (CMAP spec); done first so that the pool is cleared
             # (and paused) before it can try again.
-            self._report_background_error(error)
+            self._report_background_error(error, pending.generation)
         with self._lock:
             if not pending.abandoned:
                 self._pending.discard(pending)
@@ -269,12 +271,12 @@ class PoolCore:
                 self._changed.notify_all()
         self._events.flush()
 
-    def _report_background_error(self, error: BaseException) -> None:
+    def _report_background_error(self, error: BaseException, generation: int) -> None:
         if self._on_background_error is None:
             _log.debug("background connection to %s failed: %s", self._where, error)
             return
         try:
-            self._on_background_error(error)
+            self._on_background_error(error, generation)
         except Exception:
             _log.exception("background error handler failed for %s", self._where)
 

@@ -108,7 +108,7 @@ def test_background_population_errors_reach_sdam_labelled(closing_hello: FakeSer
     reported: list[BaseException] = []
     done = threading.Event()
 
-    def on_background_error(error: BaseException) -> None:
+    def on_background_error(error: BaseException, generation: int) -> None:
         reported.append(error)
         done.set()
 
@@ -173,3 +173,29 @@ def test_establishment_error_after_a_clear_is_stale() -> None:
             assert description.server_type == ServerType.Standalone
         finally:
             client.close()
+
+
+def test_background_error_reports_the_generation_of_its_attempt() -> None:
+    # The same rule for minPoolSize population: SDAM must get the generation the attempt
+    # started with, or an error that outlived a clear is taken for a fresh one.
+    reported: list[tuple[BaseException, int]] = []
+    done = threading.Event()
+    holder: list[Pool] = []
+
+    def cleared_then_refused() -> Any:
+        holder[0].clear()
+        raise AutoReconnect("a:27017: connection reset during authentication")
+
+    def on_background_error(error: BaseException, generation: int) -> None:
+        reported.append((error, generation))
+        done.set()
+
+    pool = Pool(("a", 27017), PoolOptions(min_pool_size=1), cleared_then_refused,
+                on_background_error=on_background_error)
+    holder.append(pool)
+    pool.ready()
+    try:
+        assert done.wait(5.0)
+    finally:
+        pool.close()
+    assert reported[0][1] == 0 and pool.generation >= 1
