@@ -136,10 +136,10 @@ class MongoClient:
         def make_pool(address: Address) -> Any:
             connect = connector(address, connection_settings)
 
-            def on_background_error(error: BaseException) -> None:
+            def on_background_error(error: BaseException, generation: int) -> None:
                 if topology_ref:
                     topology_ref[0].handle_application_error(
-                        address, error, None, None, "before_handshake"
+                        address, error, generation, None, "before_handshake"
                     )
 
             pool: Any = Pool(address, pool_options, connect, pool_listeners,

@@ -38,9 +38,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+#: Error labels of the backpressure rules (CMAP spec, "Backpressure-enabled"): a pool puts
+#: both on a network error or timeout of a new connection's dial, TLS handshake or hello.
+SYSTEM_OVERLOADED_ERROR = "SystemOverloadedError"
+RETRYABLE_ERROR = "RetryableError"
+
 
 class PyMongoError(Exception):
     """Base class of every error the driver raises on purpose."""
+
+    #: Set by the connection layer on a network error or timeout of the dial, the TLS
+    #: handshake or the hello of a new connection (not on DNS, certificate or
+    #: authentication failures): the errors a pool labels as a sign of server overload.
+    _overload_candidate = False
 
     def __init__(self, message: str = "", error_labels: Iterable[str] | None = None) -> None:
         super().__init__(message)
@@ -294,6 +304,8 @@ __all__ = [
     "OperationFailure",
     "ProtocolError",
     "PyMongoError",
+    "RETRYABLE_ERROR",
+    "SYSTEM_OVERLOADED_ERROR",
     "ServerSelectionTimeoutError",
     "WaitQueueTimeoutError",
     "WriteConcernError",

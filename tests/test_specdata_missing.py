@@ -23,6 +23,7 @@ RUNNERS = [
     "tests/uri/test_spec_uri.py",
     "tests/uri/test_spec_dns_seedlist.py",
     "tests/spec/test_sdam.py",
+    "tests/spec/test_sdam_unified.py",
     "tests/spec/test_server_selection.py",
     "tests/spec/test_cmap.py",
 ]

@@ -65,8 +65,9 @@ class Pool(PoolCore):
     """A CMAP connection pool for one server address (see the module docstring).
 
     ``Pool(address, options=PoolOptions(), connect=..., listeners=(), *,
-    on_background_error=None)``: ``on_background_error`` receives errors of connections
-    the maintenance thread establishes for minPoolSize ("it MUST be handled via the SDAM
+    on_background_error=None)``: ``on_background_error(error, generation)`` receives
+    errors of connections the maintenance thread establishes for minPoolSize, with the
+    pool generation the attempt started with ("it MUST be handled via the SDAM
     machinery", CMAP spec); the topology passes its application-error handler.
     """
 

@@ -32,7 +32,12 @@ from driver.cmap.events import (
     format_address,
 )
 from driver.cmap.types import PoolClearedError, PoolClosedError, PooledConnection, PoolOptions
-from driver.errors import PyMongoError, WaitQueueTimeoutError
+from driver.errors import (
+    RETRYABLE_ERROR,
+    SYSTEM_OVERLOADED_ERROR,
+    PyMongoError,
+    WaitQueueTimeoutError,
+)
 from driver.net.handshake import ConnectCancellation, accepts_cancel
 
 _log = logging.getLogger("driver.cmap.pool")
@@ -41,7 +46,9 @@ PAUSED = "paused"
 READY = "ready"
 CLOSED = "closed"
 
-BackgroundErrorHandler = Callable[[BaseException], None]
+# Called with the error and the pool generation the failed attempt started with (SDAM
+# "error generation number": a clear since then makes the error stale).
+BackgroundErrorHandler = Callable[[BaseException, int], None]
 
 # Every live pool, for the fork hook at the bottom of this module.
 _LIVE_POOLS: weakref.WeakSet[PoolCore] = weakref.WeakSet()
@@ -101,8 +108,8 @@ class CheckoutRefused(Exception):
 class PoolCore:
     """Pool state and background work; see ``driver.cmap.pool.Pool`` for the public API.
 
-    ``on_background_error`` receives errors of connections the maintenance thread
-    establishes for minPoolSize ("it MUST be handled via the SDAM machinery", CMAP spec);
+    ``on_background_error(error, generation)`` receives errors of connections the
+    maintenance thread establishes for minPoolSize (and the generation of the attempt) ("it MUST be handled via the SDAM machinery", CMAP spec);
     the topology passes its application-error handler, which usually clears this pool.
     """
 
@@ -239,11 +246,19 @@ class PoolCore:
         self._events.flush()
 
     def _establish_failed(self, pending: PendingConnection, error: BaseException) -> None:
+        if isinstance(error, PyMongoError) and error._overload_candidate:
+            # CMAP "Backpressure-enabled": "The pool MUST add the error labels
+            # SystemOverloadedError and RetryableError to network errors or network
+            # timeouts it encounters during the connection establishment or the hello
+            # message" (the connection layer flags which ones those are). SDAM then
+            # leaves the server and this pool alone.
+            error._add_error_label(SYSTEM_OVERLOADED_ERROR)
+            error._add_error_label(RETRYABLE_ERROR)
         if not pending.for_checkout and not pending.abandoned:
             # "If an error is encountered while populating a connection, it MUST be handled
             # via the SDAM machinery" (CMAP spec); done first so that the pool is cleared
             # (and paused) before it can try again.
-            self._report_background_error(error)
+            self._report_background_error(error, pending.generation)
         with self._lock:
             if not pending.abandoned:
                 self._pending.discard(pending)
@@ -256,12 +271,12 @@ class PoolCore:
                 self._changed.notify_all()
         self._events.flush()
 
-    def _report_background_error(self, error: BaseException) -> None:
+    def _report_background_error(self, error: BaseException, generation: int) -> None:
         if self._on_background_error is None:
             _log.debug("background connection to %s failed: %s", self._where, error)
             return
         try:
-            self._on_background_error(error)
+            self._on_background_error(error, generation)
         except Exception:
             _log.exception("background error handler failed for %s", self._where)
 

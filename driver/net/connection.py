@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -32,6 +33,7 @@ from driver.errors import (
     ConfigurationError,
     DocumentTooLarge,
     NetworkTimeout,
+    NotPrimaryError,
     OperationFailure,
     ProtocolError,
     PyMongoError,
@@ -177,12 +179,18 @@ class Connection:
         cancel: ConnectCancellation | None,
     ) -> Connection:
         context = settings.ssl_context()
-        sock: socket.socket = create_socket(address, timeout, cancel)
+        try:
+            sock: socket.socket = create_socket(address, timeout, cancel)
+        except PyMongoError as exc:
+            _note_overload_candidate(exc, cancel)
+            raise
         if context is not None:
             try:
                 sock = wrap_socket(sock, context, address[0], address[1], timeout)
-            except BaseException:
+            except BaseException as exc:
                 sock.close()
+                if isinstance(exc, PyMongoError):
+                    _note_overload_candidate(exc, cancel)
                 raise
         publisher = None if publish_events else CommandPublisher()
         conn = cls(address, sock, settings, publisher=publisher)
@@ -217,7 +225,11 @@ class Connection:
         )
         self._op_msg = use_hello
         # Like PyMongo, the handshake itself is not published; auth commands are (redacted).
-        reply = dict(self.command("admin", command, timeout=timeout, publish=False))
+        try:
+            reply = dict(self.command("admin", command, timeout=timeout, publish=False))
+        except PyMongoError as exc:
+            _note_overload_candidate(exc, None)
+            raise
         self._handshake_reply = reply
         where = "handshake reply"
         self.max_wire_version = optional_int(reply, "maxWireVersion", where)
@@ -610,6 +622,36 @@ class _TimedRunner:
 
     def command(self, dbname: str, spec: Mapping[str, Any]) -> Mapping[str, Any]:
         return self._conn.command(dbname, spec, timeout=self._timeout)
+
+
+# TLS failures that are I/O (the peer hung up or reset mid-handshake) rather than a
+# refusal of the certificate, the host name or the protocol.
+_TLS_IO_ERRORS = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
+
+
+def _note_overload_candidate(exc: PyMongoError, cancel: ConnectCancellation | None) -> None:
+    """Flag a dial, TLS or hello failure that may be the server shedding load.
+
+    CMAP spec, "Backpressure-enabled": the pool "MUST add the error labels
+    SystemOverloadedError and RetryableError to network errors or network timeouts it
+    encounters during the connection establishment or the hello message", but "For
+    errors that the driver can distinguish as never occurring due to server overload,
+    such as DNS lookup failures, non-I/O TLS errors (e.g., certificate validation or
+    hostname-mismatch failures) ... the driver MUST NOT add backpressure error labels";
+    "if an I/O error (for example, an EOF error) occurs during the TLS handshake, the
+    driver MUST treat it as a potential overload condition". Only the flag is set here;
+    the pool adds the labels (monitoring connections keep none).
+    """
+    if not isinstance(exc, AutoReconnect) or isinstance(exc, NotPrimaryError):
+        return
+    if cancel is not None and cancel.cancelled:
+        return  # we gave up on it ourselves
+    cause = exc.__cause__
+    if isinstance(cause, socket.gaierror):
+        return
+    if isinstance(cause, ssl.SSLError) and not isinstance(cause, _TLS_IO_ERRORS):
+        return  # certificate verification (and host name) failures are SSLErrors too
+    exc._overload_candidate = True
 
 
 def _failure_document(exc: BaseException) -> Mapping[str, Any]:

@@ -381,7 +381,8 @@ def _dial_tcp(
             sock.close()
             raise
     if last_error is None:
-        raise OSError(f"getaddrinfo returned no address for {host!r}")
+        # A resolution failure (no overload sign), like the errors getaddrinfo raises.
+        raise socket.gaierror(f"getaddrinfo returned no address for {host!r}")
     raise last_error
 
 

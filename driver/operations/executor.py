@@ -32,6 +32,7 @@ from driver.errors import (
     NotPrimaryError,
     OperationFailure,
     PyMongoError,
+    WaitQueueTimeoutError,
     WriteConcernError,
 )
 from driver.operations.bulk import WriteLimits
@@ -412,13 +413,17 @@ class Executor:
             txn_number, unacknowledged,
         )
         pool = attempt.handle.pool
+        # "when a network error occurs before the handshake completes then the error's
+        # generation number is the generation of the pool at the time the connection
+        # attempt was started" (SDAM): a clear meanwhile makes the error stale.
+        generation = pool.generation
         try:
             pooled = pool.checkout()  # type: ignore[attr-defined]
         except PyMongoError as error:
             # A failed connect or handshake is an SDAM "before handshake" error.
             if not _is_pool_error(error):
                 topology.handle_application_error(
-                    address, error, pool.generation, None, BEFORE_HANDSHAKE
+                    address, error, generation, None, BEFORE_HANDSHAKE
                 )
             raise
         with pooled:
@@ -486,9 +491,12 @@ class Executor:
 
 
 def _is_pool_error(error: BaseException) -> bool:
-    from driver.cmap.types import PoolClearedError
+    """An error of the pool itself (paused, closed, wait queue timed out), not of a
+    connection to the server: SDAM must not see it. Since any error while establishing
+    a connection marks the server Unknown, these have to be told apart."""
+    from driver.cmap.types import PoolClearedError, PoolClosedError
 
-    return isinstance(error, PoolClearedError)
+    return isinstance(error, PoolClearedError | PoolClosedError | WaitQueueTimeoutError)
 
 
 __all__ = ["Executor", "RawReply", "Reply"]

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from driver.errors import (
+    SYSTEM_OVERLOADED_ERROR,
     AutoReconnect,
     ConnectionFailure,
     NetworkTimeout,
     NotPrimaryError,
     OperationFailure,
+    PyMongoError,
     ServerSelectionTimeoutError,
     WaitQueueTimeoutError,
 )
@@ -91,6 +93,12 @@ def is_network_error(error: BaseException) -> bool:
     return isinstance(error, (AutoReconnect, ConnectionFailure, OSError))
 
 
+def is_backpressure_error(error: BaseException) -> bool:
+    """An error the pool labelled ``SystemOverloadedError`` (a failed dial, TLS handshake
+    or hello that may be the server shedding load): SDAM ignores it."""
+    return isinstance(error, PyMongoError) and error.has_error_label(SYSTEM_OVERLOADED_ERROR)
+
+
 def is_auth_error(error: BaseException) -> bool:
     return isinstance(error, OperationFailure) and error.code in AUTH_ERROR_CODES
 
@@ -137,6 +145,7 @@ __all__ = [
     "error_code_and_message",
     "error_topology_version",
     "is_auth_error",
+    "is_backpressure_error",
     "is_network_error",
     "is_network_timeout",
     "is_not_writable_primary",

@@ -25,9 +25,8 @@ from driver.events import EventListener, global_listeners
 from driver.sdam.error_rules import (
     compare_topology_versions,
     error_topology_version,
-    is_auth_error,
+    is_backpressure_error,
     is_network_error,
-    is_network_timeout,
     is_shutdown_error,
     is_state_change_error,
 )
@@ -409,9 +408,19 @@ class Topology:
                     server.pool.clear()
                 if server.monitor is not None:
                     after.append(server.monitor.request_check)
-            elif is_network_error(error) or (before_handshake and (
-                    is_network_timeout(error) or is_auth_error(error))):
-                # A timeout after the handshake "MUST NOT mark the server Unknown".
+            elif is_network_error(error) or before_handshake:
+                # Any error while establishing the connection counts, not only network
+                # errors, timeouts and auth failures: "If the driver encounters errors that
+                # do not have the backpressure error label (SystemOverloadedError) applied
+                # when establishing application connections (this includes the initial
+                # handshake and authentication), the driver MUST mark the server Unknown
+                # and clear the server's connection pool" (SDAM, "MongoDB Handshake
+                # errors"). A timeout after the handshake "MUST NOT mark the server Unknown".
+                if is_backpressure_error(error):
+                    # "Ignore errors that have a backpressure error label applied": "If
+                    # there is a network error or timeout on the connection establishment
+                    # or the hello, the client MUST NOT change the server's description."
+                    return
                 if not load_balanced:
                     unknown = ServerDescription.unknown(address, error)
                     after += self._apply(updated_topology_description(self._description, unknown))

@@ -87,6 +87,9 @@ def _fail_point(member: Member, conn: ConnectionState, name: str,
     app = data.get("appName")
     if app is not None and _application_name(conn, name, body) != app:
         return None
+    if point.get("skip"):
+        point["skip"] -= 1
+        return None
     if point["remaining"] is not None:
         point["remaining"] -= 1
         if point["remaining"] <= 0:

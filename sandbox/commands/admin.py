@@ -261,8 +261,11 @@ def configure_fail_point(ctx: Context) -> dict[str, Any]:
         ctx.member.fail_points[name] = {"data": data, "remaining": None}
     elif isinstance(mode, dict) and isinstance(mode.get("times"), int) and mode["times"] >= 0:
         ctx.member.fail_points[name] = {"data": data, "remaining": mode["times"]}
+    elif isinstance(mode, dict) and isinstance(mode.get("skip"), int) and mode["skip"] >= 0:
+        # As on a server: let the first n matching commands through, then always on.
+        ctx.member.fail_points[name] = {"data": data, "remaining": None, "skip": mode["skip"]}
     else:
-        raise CommandError(BAD_VALUE, "mode must be 'off', 'alwaysOn' or {times: n}")
+        raise CommandError(BAD_VALUE, "mode must be 'off', 'alwaysOn', {times: n} or {skip: n}")
     return ok()
 
 

@@ -10,7 +10,8 @@ OP_MSG, with ``saslSupportedMechs``, ``speculativeAuthenticate``, ``compression`
 ``saslStart``/``saslContinue`` (SCRAM-SHA-1/256, PLAIN), ``authenticate`` (X.509),
 ``ping``, ``echo`` (returns what it got, document sequences included), ``insert``,
 ``find`` (returns ``n`` documents), ``fail`` (``ok: 0`` with a given code), and the
-misbehaviours ``malformed``, ``closeMidReply``, ``slow`` and ``wrongResponseTo``.
+misbehaviours ``malformed``, ``closeMidReply``, ``slow`` and ``wrongResponseTo``; any
+command named in ``close_on`` is answered by closing the connection.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class FakeServer:
     silent: bool = False  # accept connections but never answer
     speculative: bool = True  # False: an old server that ignores speculativeAuthenticate
     unix_path: str | None = None  # listen on this Unix domain socket instead of TCP
+    close_on: frozenset[str] = frozenset()  # commands answered by closing the connection
     received: list[Received] = field(default_factory=list)
     hello_count: int = 0
     peer_certificates: list[dict[str, Any]] = field(default_factory=list)
@@ -242,6 +244,9 @@ class FakeServer:
                 end = body.index(b"\x00", 4)
                 command = bson.decode(body[end + 9:])
                 self.received.append(Received(opcode, flags, command, {}, compressed_with))
+                if next(iter(command)) in self.close_on:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    return
                 reply = self._handle(command, state)
                 doc = bson.encode(reply)
                 payload = struct.pack("<iqii", 0, 0, 0, 1) + doc
@@ -280,6 +285,9 @@ class FakeServer:
                   command: dict[str, Any], sequences: dict[str, list[Any]],
                   state: _Conversation, compressed_with: int | None) -> bool:
         name = next(iter(command))
+        if name in self.close_on:
+            sock.shutdown(socket.SHUT_RDWR)
+            return False
         if flags & 2:  # moreToCome: the client wants no reply
             return True
         if name == "malformed":

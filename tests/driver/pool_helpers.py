@@ -7,7 +7,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from driver.cmap.events import ConnectionPoolListener
+from driver.cmap.pool import Pool
+from driver.cmap.types import PoolOptions
+from driver.errors import PyMongoError
+from driver.net.connection import ConnectionSettings, connector
 
 ADDRESS = ("db.example.test", 27017)
 
@@ -99,3 +105,17 @@ def wait_no_pool_threads(within: float = 1.0) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
     left = pool_threads()
     assert not left, f"pool threads still alive after {within}s: {left}"
+
+
+def checkout_error(address: tuple[str, int], **settings: Any) -> BaseException:
+    """What a checkout from a real pool (``connector`` with these ``ConnectionSettings``
+    keywords, 5 s connect timeout unless given) raises when the connection cannot be made."""
+    settings.setdefault("connect_timeout", 5.0)
+    pool = Pool(address, PoolOptions(), connector(address, ConnectionSettings(**settings)))
+    pool.ready()
+    try:
+        with pytest.raises(PyMongoError) as caught:
+            pool.checkout()
+        return caught.value
+    finally:
+        pool.close()

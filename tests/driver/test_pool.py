@@ -410,7 +410,7 @@ def test_background_errors_go_to_the_sdam_handler() -> None:
     seen: list[BaseException] = []
     two_seen = threading.Event()
 
-    def handle(exc: BaseException) -> None:
+    def handle(exc: BaseException, generation: int) -> None:
         seen.append(exc)
         if len(seen) >= 2:
             two_seen.set()

@@ -5,7 +5,9 @@ certificates (with a key password) and MONGODB-X509 authentication."""
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from driver.auth import MongoCredential
-from driver.errors import AutoReconnect, ConfigurationError, OperationFailure
+from driver.errors import (
+    RETRYABLE_ERROR,
+    SYSTEM_OVERLOADED_ERROR,
+    AutoReconnect,
+    ConfigurationError,
+    OperationFailure,
+)
 from driver.net.connection import Connection, ConnectionSettings
 from driver.net.tls import TLSOptions, make_ssl_context
 from tests.driver.net_fake_server import FakeServer, User
+from tests.driver.pool_helpers import checkout_error
 
 CLIENT_SUBJECT = "CN=client,OU=Drivers,O=Binnacle"
 KEY_PASSWORD = "k3y-passw0rd"
@@ -224,3 +233,48 @@ def test_one_context_per_client_and_no_secrets_in_settings_repr(pki: Pki) -> Non
     text = repr(settings)
     assert KEY_PASSWORD not in text and "hunter2-secret" not in text
     assert ConnectionSettings().ssl_context() is None
+
+
+# --- backpressure labels (CMAP spec, "Backpressure-enabled") ---------------------------------
+
+
+def _pool_checkout_error(address: tuple[str, int], **tls: object) -> AutoReconnect:
+    error = checkout_error(address, connect_timeout=5, tls=TLSOptions(**tls))  # type: ignore[arg-type]
+    assert isinstance(error, AutoReconnect)
+    return error
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"], ids=["untrusted", "hostname"])
+def test_certificate_failures_get_no_backpressure_labels(tls_server: FakeServer, pki: Pki,
+                                                         host: str) -> None:
+    # "non-I/O TLS errors (e.g., certificate validation or hostname-mismatch failures)":
+    # "the driver MUST NOT add backpressure error labels".
+    ca = {} if host == "localhost" else {"ca_file": str(pki.ca)}
+    error = _pool_checkout_error((host, tls_server.address[1]), **ca)
+    assert "certificate verification failed" in str(error)
+    assert not error.has_error_label(SYSTEM_OVERLOADED_ERROR)
+    assert not error.has_error_label(RETRYABLE_ERROR)
+
+
+def test_peer_hanging_up_during_the_tls_handshake_is_labelled() -> None:
+    # "if an I/O error (for example, an EOF error) occurs during the TLS handshake, the
+    # driver MUST treat it as a potential overload condition and MUST add the labels".
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.recv(1)  # the ClientHello has arrived
+        conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        error = _pool_checkout_error(listener.getsockname(), allow_invalid_certificates=True)
+    finally:
+        thread.join(5)
+        listener.close()
+    assert "TLS handshake failed" in str(error)
+    assert error.has_error_label(SYSTEM_OVERLOADED_ERROR)
+    assert error.has_error_label(RETRYABLE_ERROR)

@@ -100,6 +100,43 @@ def test_auth_error_after_handshake_is_not_an_sdam_error(topology: Topology) -> 
     assert pool(topology).generation == 0
 
 
+def overloaded(error: Any) -> Any:
+    """``error`` as the pool hands it over after a dial or hello failure."""
+    error._add_error_label("SystemOverloadedError")
+    error._add_error_label("RetryableError")
+    return error
+
+
+@pytest.mark.parametrize("error", [AutoReconnect("a:27017: connection closed by the server"),
+                                   NetworkTimeout("a:27017: timed out")],
+                         ids=["network", "timeout"])
+def test_overloaded_error_before_handshake_changes_nothing(topology: Topology,
+                                                           error: Any) -> None:
+    # SDAM "MongoDB Handshake errors" and the pseudocode: an error with the
+    # SystemOverloadedError label is ignored; the server stays, the pool is not cleared.
+    topology.handle_application_error(A, overloaded(error), 0, None, BEFORE_HANDSHAKE)
+    assert server_type(topology) == ServerType.RSPrimary
+    assert pool(topology).clears == []
+
+
+def test_overloaded_network_error_after_handshake_changes_nothing(topology: Topology) -> None:
+    topology.handle_application_error(A, overloaded(AutoReconnect("a:27017: reset")), 0, 21,
+                                      AFTER_HANDSHAKE)
+    assert server_type(topology) == ServerType.RSPrimary
+    assert pool(topology).clears == []
+
+
+@pytest.mark.parametrize("code", [2, 17, None])
+def test_any_unlabelled_error_before_handshake_marks_unknown(topology: Topology,
+                                                             code: int | None) -> None:
+    # Not only network errors, timeouts and auth codes: "errors that do not have the
+    # backpressure error label ... when establishing application connections".
+    topology.handle_application_error(A, command_error(code, "hello failed"), 0, None,
+                                      BEFORE_HANDSHAKE)
+    assert server_type(topology) == ServerType.Unknown
+    assert pool(topology).clears == [False]
+
+
 def test_stale_generation_is_ignored(topology: Topology) -> None:
     pool(topology).clear()  # the pool moved on to generation 1
     topology.handle_application_error(A, AutoReconnect("old connection"), 0, 21, AFTER_HANDSHAKE)

@@ -304,3 +304,19 @@ def test_fail_point_app_name_catches_the_handshake_hello(standalone: SandboxClus
     finally:
         rawwire.command(address, {"configureFailPoint": "failCommand", "mode": "off",
                                   "$db": "admin"})
+
+
+def test_fail_point_skip_mode_lets_the_first_commands_through(
+        standalone: SandboxCluster, make_client: Any) -> None:
+    client = make_client(standalone.uri, retryReads=False, appname="fp-skip")
+    admin = client.admin
+    admin.command("configureFailPoint", "failCommand", mode={"skip": 2},
+                  data={"failCommands": ["distinct"], "errorCode": 2, "appName": "fp-skip"})
+    try:
+        assert client.t_fp.c.distinct("x") == []
+        assert client.t_fp.c.distinct("x") == []
+        for _ in range(2):  # then always on
+            with pytest.raises(pymongo.errors.OperationFailure):
+                client.t_fp.c.distinct("x")
+    finally:
+        admin.command("configureFailPoint", "failCommand", mode="off")

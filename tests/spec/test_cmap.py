@@ -202,7 +202,7 @@ class Runner:
             connect,
             [self.recorder],
             # What SDAM does with a background (minPoolSize) connection error.
-            on_background_error=lambda error: self.pool.clear(cause=error),
+            on_background_error=lambda error, _generation: self.pool.clear(cause=error),
         )
 
     def run(self, operations: list[dict[str, Any]]) -> BaseException | None:
