@@ -37,7 +37,11 @@ def _insert_loop(coll: Any, count: int, disrupt_at: int, disrupt: Any) -> tuple[
 
 def test_step_down_during_inserts(cluster: SandboxCluster) -> None:
     listener = RecordingListener()
-    client = MongoClient(cluster.uri, serverSelectionTimeoutMS=10000, event_listeners=[listener])
+    # Polling once a minute: the client cannot learn of the step-down from its monitor
+    # before the next insert (a streaming monitor often did, and the insert then went
+    # straight to the new primary: nothing failed, nothing was retried, nothing proved).
+    client = MongoClient(cluster.uri, serverSelectionTimeoutMS=10000, event_listeners=[listener],
+                         serverMonitoringMode="poll", heartbeatFrequencyMS=60_000)
     try:
         coll = client.db[fresh_name("failover")]
         acknowledged, surfaced = _insert_loop(coll, 200, 60, cluster.step_down)
