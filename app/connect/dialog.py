@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 from app.connect.favorites import FavoritesStore
 from app.connect.favorites_panel import FavoritesPanel
 from app.connect.form import FORM_OPTIONS, OPTION_FIELDS, OptionWidget, format_value, labelled
+from app.connect.keychain import SAVING, KeychainRunner
 from app.connect.secrets import split_secrets
 from app.connect.uri_text import (
     PLACEHOLDER,
@@ -121,7 +122,8 @@ class ConnectionDialog(QDialog):
         self._password_pending = False
         self._other_mechanism: str | None = None
         self._own_pool = pool is None
-        self._pool = pool or WorkerPool(max_workers=1, name="connect-dialog")
+        # Two workers: a keychain call that blocks must not hold up a test or another read.
+        self._pool = pool or WorkerPool(max_workers=2, name="connect-dialog")
         self._client_factory = client_factory
         self._test_service: ClientService | None = None
         self._test_task: asyncio.Future[Any] | None = None
@@ -129,8 +131,14 @@ class ConnectionDialog(QDialog):
         self.favorites = favorites
         self.favorites_panel: FavoritesPanel | None = None
         outer = QHBoxLayout(self)
+        # Every secret-store call goes through the runner: off the GUI thread for a
+        # keychain, with a visible, cancellable wait (issue 14).
+        self.keychain: KeychainRunner | None = None
         if favorites is not None:
-            self.favorites_panel = FavoritesPanel(favorites)
+            self.keychain = KeychainRunner(favorites.secrets, self._pool, self)
+            self.keychain.waiting.connect(self._on_keychain_waiting)
+            self.favorites_panel = FavoritesPanel(favorites, self.keychain)
+            self.favorites_panel.keychain_failed.connect(self._show_note)
             self.favorites_panel.read_only_chosen.connect(self._set_read_only)
             self.favorites_panel.chosen.connect(self.load_uri)
             self.favorites_panel.setMaximumWidth(260)
@@ -218,6 +226,17 @@ class ConnectionDialog(QDialog):
         self.status_note.setWordWrap(True)
         self.status_note.hide()
         layout.addWidget(self.status_note)
+        keychain_row = QHBoxLayout()
+        self.keychain_wait = QLabel()
+        self.keychain_wait.setObjectName("keychainWait")
+        self.keychain_cancel = QPushButton("Cancel")
+        self.keychain_cancel.setToolTip("Stop waiting for the keychain (type the password)")
+        self.keychain_cancel.clicked.connect(self.cancel_keychain)
+        keychain_row.addWidget(self.keychain_wait, 1)
+        keychain_row.addWidget(self.keychain_cancel)
+        self.keychain_wait.hide()
+        self.keychain_cancel.hide()
+        layout.addLayout(keychain_row)
 
         self.load_uri(uri)
 
@@ -336,13 +355,37 @@ class ConnectionDialog(QDialog):
         if self.favorites is None or self._cs is None or self._password_pending:
             raise ValueError("there is no valid connection to save")
         uri = self.uri_as_given()
-        favorite = self.favorites.save_favorite(name, uri, folder=folder, color=color,
-                                                read_only=self.read_only)
+        favorites = self.favorites
+        favorite, store_secret = favorites.save_favorite_later(
+            name, uri, folder=folder, color=color, read_only=self.read_only)
         if self.favorites_panel is not None:
             self.favorites_panel.reload()
+        assert self.keychain is not None
+        self.keychain.run(
+            SAVING, store_secret,
+            on_result=lambda stored: favorites.secret_saved(favorite.id) if stored else None,
+            on_failure=lambda message: self._show_note(
+                f"The password was not saved in the keychain: {message}"),
+        )
         if not self.favorites.secrets.persistent and split_secrets(uri)[1]:
             self._note_no_keychain()
         return favorite.id
+
+    def _show_note(self, text: str) -> None:
+        self.status_note.setText(text)
+        self.status_note.show()
+
+    def _on_keychain_waiting(self, message: str) -> None:
+        """Show what the dialog waits for; Connect waits with it."""
+        self.keychain_wait.setText(message)
+        self.keychain_wait.setVisible(bool(message))
+        self.keychain_cancel.setVisible(bool(message))
+        self._refresh_buttons()
+
+    def cancel_keychain(self) -> None:
+        """Stop waiting for the keychain: a pending read falls back to asking."""
+        if self.keychain is not None:
+            self.keychain.cancel()
 
     def _note_no_keychain(self) -> None:
         """Say once per dialog that the secret lives only in this session's memory."""
@@ -654,7 +697,8 @@ class ConnectionDialog(QDialog):
 
     def _refresh_buttons(self) -> None:
         valid = self.is_valid()
-        self.connect_button.setEnabled(valid)
+        waiting = self.keychain is not None and bool(self.keychain.message)
+        self.connect_button.setEnabled(valid and not waiting)
         if self.favorites is not None:
             self.save_button.setEnabled(valid)
         self.test_button.setEnabled(valid and self._test_task is None)
@@ -699,6 +743,8 @@ class ConnectionDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.cancel_test()
+        if self.keychain is not None:
+            self.keychain.cancel(notify=False)
         if self._own_pool:
             self._pool.shutdown(wait=False)
         super().done(result)

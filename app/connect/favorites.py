@@ -30,7 +30,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from app.connect.secrets import MemorySecretStore, SecretStore, _split_authority, split_secrets
+from app.connect.secrets import (
+    MemorySecretStore,
+    SecretStore,
+    UriSecrets,
+    _split_authority,
+    split_secrets,
+)
 from app.settings import atomic_write, data_dir, load_json_document, remove_stale_temp_files
 
 SCHEMA_VERSION = 3
@@ -224,9 +230,43 @@ class FavoritesStore:
         """Add or update a favorite; its secrets go to the secret store, not the file.
 
         ``read_only``: Binnacle opens this connection with every write path disabled.
+        The secret store is called on this thread: the GUI uses ``save_favorite_later``.
         """
+        favorite, found = self._prepared(name, uri, folder, color, favorite_id, read_only)
+        self._store_secret(favorite.id, found, replacing=favorite_id is not None)
+        return self._put(replace(favorite, has_secret=bool(found) and self.secrets.persistent))
+
+    def save_favorite_later(
+        self,
+        name: str,
+        uri: str,
+        *,
+        folder: str = "",
+        color: str = "",
+        favorite_id: str | None = None,
+        read_only: bool = False,
+    ) -> tuple[Favorite, Callable[[], bool]]:
+        """``save_favorite`` without touching the secret store: the favorite is saved
+        now, and the returned call stores (or clears) its secret. That call touches only
+        ``self.secrets``, so it may run on a worker thread; it returns whether a secret
+        was stored (report it with ``secret_saved``)."""
+        favorite, found = self._prepared(name, uri, folder, color, favorite_id, read_only)
+        saved = self._put(replace(favorite, has_secret=False))
+        replacing = favorite_id is not None
+        return saved, lambda: self._store_secret(saved.id, found, replacing=replacing)
+
+    def secret_saved(self, favorite_id: str) -> None:
+        """The secret store now holds this favorite's secret (it may be gone since)."""
+        if self.secrets.persistent and any(f.id == favorite_id for f in self.favorites):
+            self._put(replace(self.get(favorite_id), has_secret=True))
+
+    def _prepared(self, name: str, uri: str, folder: str, color: str,
+                  favorite_id: str | None, read_only: bool) -> tuple[Favorite, UriSecrets]:
+        """The favorite to save (checked, not yet stored) and the secrets taken out."""
         name = _check_name(name)
         _check_color(color)
+        if favorite_id is not None:
+            self.get(favorite_id)
         if folder and folder not in self.folders:
             self.folders.append(folder)
         public, found = split_secrets(uri)
@@ -239,11 +279,14 @@ class FavoritesStore:
                 self.get(favorite_id), name=name, uri=public, folder=folder, color=color, updated=now,
                 read_only=bool(read_only),
             )
+        return favorite, found
+
+    def _store_secret(self, favorite_id: str, found: UriSecrets, *, replacing: bool) -> bool:
         if found:
-            self.secrets.set(favorite.id, found)
-        elif favorite_id is not None:
-            self.secrets.delete(favorite.id)
-        return self._put(replace(favorite, has_secret=bool(found) and self.secrets.persistent))
+            self.secrets.set(favorite_id, found)
+        elif replacing:
+            self.secrets.delete(favorite_id)
+        return bool(found)
 
     def rename(self, favorite_id: str, name: str) -> Favorite:
         return self._put(replace(self.get(favorite_id), name=_check_name(name), updated=time.time()))
@@ -257,7 +300,9 @@ class FavoritesStore:
         return self._put(replace(self.get(favorite_id), read_only=bool(read_only),
                                  updated=time.time()))
 
-    def duplicate(self, favorite_id: str) -> Favorite:
+    def duplicate(self, favorite_id: str, *, copy_secret: bool = True) -> Favorite:
+        """A copy named "... (copy)"; ``copy_secret=False`` leaves the secret store alone
+        (the GUI then runs ``copy_secret`` on a worker thread)."""
         original = self.get(favorite_id)
         taken = {f.name for f in self.favorites}
         name = f"{original.name} (copy)"
@@ -267,23 +312,34 @@ class FavoritesStore:
             counter += 1
         now = time.time()
         copy = replace(original, id=uuid.uuid4().hex, name=name, created=now, updated=now)
-        found = self.secrets.get(original.id)
-        if found:
-            self.secrets.set(copy.id, found)
+        if copy_secret:
+            self.copy_secret(original.id, copy.id)
         return self._put(copy)
 
-    def delete(self, favorite_id: str) -> None:
+    def copy_secret(self, from_id: str, to_id: str) -> None:
+        """Give ``to_id`` the secret of ``from_id`` (touches only ``self.secrets``)."""
+        found = self.secrets.get(from_id)
+        if found:
+            self.secrets.set(to_id, found)
+
+    def delete(self, favorite_id: str, *, forget_secret: bool = True) -> None:
+        """Remove a favorite; ``forget_secret=False`` leaves its secret for the caller to
+        delete from ``self.secrets`` (off the GUI thread)."""
         self.get(favorite_id)
         self.favorites = [f for f in self.favorites if f.id != favorite_id]
-        self.secrets.delete(favorite_id)
+        if forget_secret:
+            self.secrets.delete(favorite_id)
         self._changed()
 
     def uri_with_secrets(self, favorite_id: str) -> tuple[str, bool]:
         """The URI to connect with, and whether its secret is missing (ask the user)."""
+        return self.uri_with(favorite_id, self.secrets.get(favorite_id))
+
+    def uri_with(self, favorite_id: str, found: UriSecrets | None) -> tuple[str, bool]:
+        """``uri_with_secrets`` for secrets already read from the store."""
         from app.connect.secrets import join_secrets
 
         favorite = self.get(favorite_id)
-        found = self.secrets.get(favorite_id)
         if found:
             return join_secrets(favorite.uri, found), False
         # A user name without a stored password: ask (X.509 takes no password).

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.connect.favorites import COLORS, FavoritesStore
 from app.connect.favorites_model import FavoritesFilterModel, FavoritesModel, IdRole, KindRole
+from app.connect.keychain import COPYING, REMOVING, KeychainRunner
 from app.connect.secrets import UriSecrets, join_secrets
 
 PLACEHOLDER = "<password>"
@@ -40,10 +41,14 @@ PLACEHOLDER = "<password>"
 class FavoritesPanel(QWidget):
     chosen = Signal(str)
     read_only_chosen = Signal(bool)  # emitted just before ``chosen``
+    keychain_failed = Signal(str)  # a secret-store call failed (the message says why)
 
-    def __init__(self, store: FavoritesStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: FavoritesStore, runner: KeychainRunner | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        # Without a runner from the dialog: the store is called directly (no pool).
+        self.runner = runner or KeychainRunner(store.secrets, None, self)
         self.model = FavoritesModel(store, self)
         self.proxy = FavoritesFilterModel(self)
         self.proxy.setSourceModel(self.model)
@@ -100,17 +105,32 @@ class FavoritesPanel(QWidget):
         self.tree.expandAll()
 
     # -- choosing -------------------------------------------------------------------
-    def uri_for(self, favorite_id: str) -> str:
+    def uri_for(self, favorite_id: str, found: UriSecrets | None) -> str:
         """The URI to load for a favorite (secrets joined, or a password placeholder)."""
-        uri, needs_password = self.store.uri_with_secrets(favorite_id)
+        uri, needs_password = self.store.uri_with(favorite_id, found)
         if needs_password:
             uri = join_secrets(uri, UriSecrets(password=PLACEHOLDER))
         return uri
 
     def choose(self, favorite_id: str) -> None:
+        """Load a favorite; its secret is read through the runner (off the GUI thread
+        for a keychain), and a newer choice drops an older read's late result."""
         favorite = self.store.mark_used(favorite_id)
         self.read_only_chosen.emit(favorite.read_only)
-        self.chosen.emit(self.uri_for(favorite_id))
+        self.runner.read(
+            favorite_id,
+            on_result=lambda found: self._load(favorite_id, found),
+            on_failure=lambda message: self._read_failed(favorite_id, message),
+            on_cancel=lambda: self._load(favorite_id, None),  # ask for the password
+        )
+
+    def _load(self, favorite_id: str, found: UriSecrets | None) -> None:
+        if any(f.id == favorite_id for f in self.store.favorites):  # not deleted meanwhile
+            self.chosen.emit(self.uri_for(favorite_id, found))
+
+    def _read_failed(self, favorite_id: str, message: str) -> None:
+        self.keychain_failed.emit(f"Could not read the saved password: {message}")
+        self._load(favorite_id, None)
 
     def _on_activated(self, index: QModelIndex) -> None:
         if index.data(KindRole) == "favorite":
@@ -139,7 +159,7 @@ class FavoritesPanel(QWidget):
             kind, key = index.data(KindRole), index.data(IdRole)
             menu.addAction("Rename", lambda: self.tree.edit(index))
             if kind == "favorite":
-                menu.addAction("Duplicate", lambda: self._run(self.store.duplicate, key))
+                menu.addAction("Duplicate", lambda: self.duplicate(key))
                 read_only = QAction("Read-only (no writes)", menu)
                 read_only.setCheckable(True)
                 read_only.setChecked(self.store.get(key).read_only)
@@ -178,4 +198,22 @@ class FavoritesPanel(QWidget):
         name = self.store.get(favorite_id).name
         answer = QMessageBox.question(self, "Delete favorite", f"Delete the favorite “{name}”?")
         if answer == QMessageBox.StandardButton.Yes:
-            self._run(self.store.delete, favorite_id)
+            self.delete(favorite_id)
+
+    def duplicate(self, favorite_id: str) -> None:
+        """Copy a favorite now; its secret is copied through the runner."""
+        copies: list[str] = []
+        self._run(lambda: copies.append(self.store.duplicate(favorite_id, copy_secret=False).id))
+        for copy_id in copies:
+            self.runner.run(COPYING, self.store.copy_secret, favorite_id, copy_id,
+                            on_failure=self._secret_call_failed)
+
+    def delete(self, favorite_id: str) -> None:
+        """Remove a favorite now; its secret is removed through the runner."""
+        self._run(lambda: self.store.delete(favorite_id, forget_secret=False))
+        if not any(f.id == favorite_id for f in self.store.favorites):
+            self.runner.run(REMOVING, self.store.secrets.delete, favorite_id,
+                            on_failure=self._secret_call_failed)
+
+    def _secret_call_failed(self, message: str) -> None:
+        self.keychain_failed.emit(f"The keychain call failed: {message}")

@@ -153,9 +153,16 @@ def unseal(passphrase: str, envelope: dict[str, Any], purpose: str) -> bytes:
 
 
 # -- stores -----------------------------------------------------------------------------
+class SecretStoreError(Exception):
+    """The secret store holds something Binnacle cannot use (the message says what)."""
+
+
 class SecretStore(Protocol):
     kind: str
     persistent: bool
+    # Whether a call may wait on something outside the process (a locked keychain, a
+    # slow Secret Service, a key derivation): then the GUI runs it on a worker thread.
+    may_block: bool
 
     def get(self, key: str) -> UriSecrets | None: ...
     def set(self, key: str, value: UriSecrets) -> None: ...
@@ -167,6 +174,7 @@ class MemorySecretStore:
 
     kind = "ask"
     persistent = False
+    may_block = False
 
     def __init__(self) -> None:
         self._values: dict[str, UriSecrets] = {}
@@ -186,13 +194,21 @@ class KeyringSecretStore:
 
     kind = "keyring"
     persistent = True
+    may_block = True
 
     def __init__(self, keyring_module: Any) -> None:
         self._keyring = keyring_module
 
     def get(self, key: str) -> UriSecrets | None:
         raw = self._keyring.get_password(KEYRING_SERVICE, key)
-        return UriSecrets(**json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        try:
+            return UriSecrets(**json.loads(raw))
+        except (TypeError, ValueError) as exc:  # edited by hand or by another program
+            raise SecretStoreError(
+                f"the keychain entry {KEYRING_SERVICE}/{key} is not a Binnacle secret ({exc})"
+            ) from None
 
     def set(self, key: str, value: UriSecrets) -> None:
         self._keyring.set_password(KEYRING_SERVICE, key, json.dumps(value.as_dict()))
@@ -233,6 +249,7 @@ class EncryptedFileSecretStore:
 
     kind = "encrypted-file"
     persistent = True
+    may_block = True  # every ``set`` derives a key (scrypt) and rewrites the file
     PURPOSE = "binnacle-secrets-v1"
 
     def __init__(self, path: Path, passphrase: str, *, n: int | None = None) -> None:

@@ -245,3 +245,41 @@ def test_only_a_real_true_makes_a_favorite_read_only(data_dir):
                        "read_only": "no"}],
     }))
     assert FavoritesStore().get("b").read_only is False
+
+
+def test_secret_calls_can_be_deferred_for_a_worker(data_dir):
+    store = FavoritesStore(secret_store=MemorySecretStore())
+    secrets = store.secrets
+    favorite, store_secret = store.save_favorite_later("A", f"mongodb://alice:{SECRET_ESCAPED}@h1/")
+    assert secrets.get(favorite.id) is None  # nothing stored until the call runs
+    assert SECRET not in (data_dir / "favorites.json").read_text()
+    assert store_secret() is True
+    assert secrets.get(favorite.id) == UriSecrets(password=SECRET)
+    assert store.uri_with(favorite.id, secrets.get(favorite.id)) == store.uri_with_secrets(favorite.id)
+    assert store.uri_with(favorite.id, None)[1] is True  # no secret read: ask
+    copy = store.duplicate(favorite.id, copy_secret=False)
+    assert secrets.get(copy.id) is None
+    store.copy_secret(favorite.id, copy.id)
+    assert secrets.get(copy.id) == UriSecrets(password=SECRET)
+    store.delete(copy.id, forget_secret=False)
+    assert secrets.get(copy.id) == UriSecrets(password=SECRET)  # left for the caller
+    _again, clear_secret = store.save_favorite_later("A", "mongodb://h1/", favorite_id=favorite.id)
+    assert clear_secret() is False and secrets.get(favorite.id) is None
+
+
+def test_secret_saved_marks_a_persistent_store_only(data_dir):
+    class Persistent(MemorySecretStore):
+        persistent = True
+
+    store = FavoritesStore(secret_store=Persistent())
+    favorite, store_secret = store.save_favorite_later("A", "mongodb://alice:pw@h1/")
+    assert not store.get(favorite.id).has_secret
+    store_secret()
+    store.secret_saved(favorite.id)
+    assert store.get(favorite.id).has_secret
+    store.delete(favorite.id)
+    store.secret_saved(favorite.id)  # gone meanwhile: nothing to mark, no error
+    memory = FavoritesStore(secret_store=MemorySecretStore())
+    other, _call = memory.save_favorite_later("B", "mongodb://bob:pw@h1/")
+    memory.secret_saved(other.id)
+    assert not memory.get(other.id).has_secret

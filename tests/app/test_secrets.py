@@ -149,3 +149,16 @@ def test_import_compass_export_shape(tmp_path):
 def test_import_rejects_other_files_clearly(data, message):
     with pytest.raises(ImportError_, match=message):
         read_export(data)
+
+
+def test_a_corrupt_keychain_entry_is_a_secret_store_error():
+    import types
+
+    from app.connect.secrets import KeyringSecretStore, SecretStoreError
+
+    fake = types.SimpleNamespace(get_password=lambda s, u: "not json")
+    with pytest.raises(SecretStoreError, match="is not a Binnacle secret"):
+        KeyringSecretStore(fake).get("id1")
+    fake.get_password = lambda s, u: '{"colour": "red"}'
+    with pytest.raises(SecretStoreError, match="is not a Binnacle secret"):
+        KeyringSecretStore(fake).get("id1")
