@@ -28,17 +28,13 @@ from collections.abc import Callable
 from typing import Any
 
 from driver.bson.objectid import ObjectId
-from driver.bson.types import Int64
+from driver.bson.types import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Int64
 from driver.errors import InvalidDocument
 
 _PACK_INT32 = struct.Struct("<i").pack
 _PACK_INT64 = struct.Struct("<q").pack
 _PACK_DOUBLE = struct.Struct("<d").pack
 
-_INT32_MIN = -(2**31)
-_INT32_MAX = 2**31 - 1
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 
 # int32 little-endian bytes of 0..1023, indexed instead of packed: most string lengths,
 # sub-document sizes and small counters fall in it, and an index is cheaper than a call.
@@ -67,7 +63,7 @@ _TYPE_BYTES: dict[type, int] = {
 
 def wide_int(value: int, header: bytes) -> tuple[bytes, bytes]:
     """The int64 header and value for an int outside int32, as the general path does."""
-    if _INT64_MIN <= value <= _INT64_MAX:
+    if INT64_MIN <= value <= INT64_MAX:
         return header, _PACK_INT64(value)
     raise InvalidDocument(f"BSON integers are 64-bit at most; {value} is too large")
 
@@ -170,7 +166,7 @@ def _generate(
             namespace[f"narrow{index}"] = header
             namespace[f"wide{index}"] = b"\x12" + header[1:]
             lines += [
-                f"    if {_INT32_MIN} <= {value} <= {_INT32_MAX}:",
+                f"    if {INT32_MIN} <= {value} <= {INT32_MAX}:",
                 f"        h{index} = narrow{index}",
                 f"        p{index} = small32[{value}] if 0 <= {value} < 1024 "
                 f"else pack32({value})",

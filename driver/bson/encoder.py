@@ -36,6 +36,10 @@ from driver.bson.encode_shapes import (
 from driver.bson.objectid import ObjectId
 from driver.bson.raw import RawBSONDocument
 from driver.bson.types import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
     Binary,
     Code,
     DatetimeMS,
@@ -56,10 +60,6 @@ _PACK_INT64 = struct.Struct("<q").pack
 _PACK_DOUBLE = struct.Struct("<d").pack
 _PACK_TWO_UINT32 = struct.Struct("<II").pack
 
-_INT32_MIN = -(2**31)
-_INT32_MAX = 2**31 - 1
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 
 _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
 _EPOCH_AWARE = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -124,9 +124,9 @@ def _encode_elements(
             encoded = value.encode()
             extend((b"\x02", name, _PACK_INT32(len(encoded) + 1), encoded, b"\x00"))
         elif kind is int:
-            if _INT32_MIN <= value <= _INT32_MAX:
+            if INT32_MIN <= value <= INT32_MAX:
                 extend((b"\x10", name, _PACK_INT32(value)))
-            elif _INT64_MIN <= value <= _INT64_MAX:
+            elif INT64_MIN <= value <= INT64_MAX:
                 extend((b"\x12", name, _PACK_INT64(value)))
             else:
                 raise InvalidDocument(f"BSON integers are 64-bit at most; {value} is too large")
@@ -247,9 +247,9 @@ def _encode_other(name: bytes, value: Any, check_keys: bool, opts: CodecOptions)
 
 
 def _encode_other_int(name: bytes, value: int) -> bytes:
-    if _INT32_MIN <= value <= _INT32_MAX:
+    if INT32_MIN <= value <= INT32_MAX:
         return b"\x10" + name + _PACK_INT32(value)
-    if _INT64_MIN <= value <= _INT64_MAX:
+    if INT64_MIN <= value <= INT64_MAX:
         return b"\x12" + name + _PACK_INT64(value)
     raise InvalidDocument(f"BSON integers are 64-bit at most; {value} is too large")
 

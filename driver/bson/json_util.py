@@ -42,6 +42,10 @@ from driver.bson.decoder import _as_dbref, _datetime_from_ms
 from driver.bson.objectid import ObjectId
 from driver.bson.raw import RawBSONDocument
 from driver.bson.types import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
     Binary,
     Code,
     DatetimeMS,
@@ -60,8 +64,6 @@ from driver.bson.types import (
 RELAXED = "relaxed"
 CANONICAL = "canonical"
 
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _UINT32_MAX = 2**32 - 1
 # Relaxed mode writes ISO-8601 text only for years 1970-9999 (Extended JSON spec).
 _ISO_MS_MIN = 0
@@ -114,7 +116,7 @@ def _to_json(value: Any, canonical: bool, uuid_representation: int) -> Any:
     if isinstance(value, int):
         if not canonical:
             return int(value)
-        if _INT32_MIN <= value <= _INT32_MAX:
+        if INT32_MIN <= value <= INT32_MAX:
             return {"$numberInt": str(int(value))}
         return {"$numberLong": str(int(value))}
     if isinstance(value, float):
@@ -319,12 +321,12 @@ def _parse_wrapper(key: str, doc: dict[str, Any], opts: CodecOptions) -> Any:
         return ObjectId(value)
     if key == "$numberInt":
         text = _string(value, key)
-        if _INTEGER.fullmatch(text) is None or not _INT32_MIN <= int(text) <= _INT32_MAX:
+        if _INTEGER.fullmatch(text) is None or not INT32_MIN <= int(text) <= INT32_MAX:
             raise _fail(key, f"{text!r} is not a 32-bit integer")
         return int(text)
     if key == "$numberLong":
         text = _string(value, key)
-        if _INTEGER.fullmatch(text) is None or not _INT64_MIN <= int(text) <= _INT64_MAX:
+        if _INTEGER.fullmatch(text) is None or not INT64_MIN <= int(text) <= INT64_MAX:
             raise _fail(key, f"{text!r} is not a 64-bit integer")
         return Int64(int(text))
     if key == "$numberDouble":

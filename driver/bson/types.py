@@ -22,8 +22,11 @@ from driver.bson.codec_options import (
     uuid_to_bytes,
 )
 
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
+#: The BSON integer ranges (int32, int64), for the encoders and the JSON reader.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 _UINT32_MAX = 0xFFFFFFFF
 
 _EPOCH_NAIVE = datetime.datetime(1970, 1, 1)
@@ -39,7 +42,7 @@ class Int64(int):
 
     def __new__(cls, value: Any = 0) -> Int64:
         result = super().__new__(cls, value)
-        if not _INT64_MIN <= result <= _INT64_MAX:
+        if not INT64_MIN <= result <= INT64_MAX:
             raise OverflowError(f"{int(result)} does not fit in a signed 64-bit integer")
         return result
 
@@ -450,7 +453,7 @@ class DatetimeMS:
             value = datetime_to_ms(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"DatetimeMS takes an int or a datetime, not {type(value).__name__}")
-        if not _INT64_MIN <= value <= _INT64_MAX:
+        if not INT64_MIN <= value <= INT64_MAX:
             raise OverflowError(f"{value} ms does not fit in a signed 64-bit integer")
         self._value = int(value)
 
