@@ -12,18 +12,10 @@ import os
 from collections import Counter
 from typing import Any
 
+from tests.specdata import SPEC_RUNNERS
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# The modules that run the official specification test data (../shared/specs).
-SPEC_RUNNERS = (
-    "tests/bson/test_corpus.py",
-    "tests/uri/test_spec_uri.py",
-    "tests/uri/test_spec_dns_seedlist.py",
-    "tests/spec/test_sdam.py",
-    "tests/spec/test_sdam_unified.py",
-    "tests/spec/test_server_selection.py",
-    "tests/spec/test_cmap.py",
-)
 
 _outcomes: dict[str, Counter[str]] = {}
 

@@ -17,6 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The modules that run the official specification test data (../shared/specs).
+SPEC_RUNNERS = (
+    "tests/bson/test_corpus.py",
+    "tests/uri/test_spec_uri.py",
+    "tests/uri/test_spec_dns_seedlist.py",
+    "tests/spec/test_sdam.py",
+    "tests/spec/test_sdam_unified.py",
+    "tests/spec/test_server_selection.py",
+    "tests/spec/test_cmap.py",
+)
+
 
 def specs_dir() -> Path:
     """``$BINNACLE_SPECS`` or ``../shared/specs`` beside the checkout."""

@@ -16,17 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.specdata import ROOT
-
-RUNNERS = [
-    "tests/bson/test_corpus.py",
-    "tests/uri/test_spec_uri.py",
-    "tests/uri/test_spec_dns_seedlist.py",
-    "tests/spec/test_sdam.py",
-    "tests/spec/test_sdam_unified.py",
-    "tests/spec/test_server_selection.py",
-    "tests/spec/test_cmap.py",
-]
+from tests.specdata import ROOT, SPEC_RUNNERS
 
 
 def run_runners(empty: Path, ci: bool) -> subprocess.CompletedProcess[str]:
@@ -36,7 +26,7 @@ def run_runners(empty: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *RUNNERS],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *SPEC_RUNNERS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
